@@ -1,0 +1,295 @@
+//! One transaction through revm, with read capture, write extraction and a deferred fee.
+//!
+//! [`TxExecutor`] keeps one EVM per block and state view. Each transaction runs in a fresh
+//! journal, so every read reaches the database and is captured. The beneficiary's fee is not
+//! credited inside the EVM: [`DeferredFeeHandler`] records it instead, so fee credits never make
+//! two transactions conflict. A transaction that truly reads the beneficiary still loads it
+//! through the database, and that read is captured and validated like any other.
+
+use crate::{
+    access::{AccountSummary, AccountWrite, ReadSet, WriteSet},
+    block::BlockEnvironment,
+    capture::CaptureDb,
+    error::{Error, StateError},
+    state::StateReader,
+};
+use alloy_primitives::{Address, B256, Bytes, Log, U256, map::AddressMap};
+use revm::{
+    context::{
+        CfgEnv, Context, ContextSetters, TxEnv,
+        result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
+    },
+    context_interface::{Block, Cfg, ContextTr, Transaction},
+    handler::{EvmTr, FrameResult, Handler, MainBuilder, MainContext, MainnetContext, MainnetEvm},
+    primitives::hardfork::SpecId,
+    state::EvmState,
+};
+use serde::{Deserialize, Serialize};
+use std::{cell::Cell, marker::PhantomData};
+
+/// How a transaction ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxStatus {
+    /// Executed to completion.
+    Success,
+    /// Reverted by REVERT.
+    Revert,
+    /// Halted by an exceptional condition (out of gas, bad opcode, …).
+    Halt(String),
+}
+
+/// Everything one execution of a transaction produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxOutcome {
+    /// How it ended.
+    pub status: TxStatus,
+    /// Gas charged, as the receipt counts it (after refunds and the EIP-7623 floor).
+    pub gas_used: u64,
+    /// Logs emitted (empty unless successful).
+    pub logs: Vec<Log>,
+    /// Return or revert data.
+    pub output: Bytes,
+    /// The contract created, for a successful creation.
+    pub created_address: Option<Address>,
+    /// Every value read from state, with the value seen.
+    pub reads: ReadSet,
+    /// The state diff, without the beneficiary's fee credit.
+    pub writes: WriteSet,
+    /// The fee owed to the block beneficiary, applied by whoever commits.
+    pub fee: U256,
+}
+
+impl TxOutcome {
+    /// Returns `true` for a successful execution (receipt status 1).
+    pub fn is_success(&self) -> bool {
+        self.status == TxStatus::Success
+    }
+}
+
+/// Why a transaction could not be executed at all; it has no receipt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum ExecFailure {
+    /// Invalid against the state it ran on (nonce, balance, gas limit, …).
+    #[error("{0}")]
+    Invalid(String),
+    /// The block environment is unusable.
+    #[error("invalid block header: {0}")]
+    Header(String),
+    /// The state lacks something execution needs.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Any other EVM error.
+    #[error("evm error: {0}")]
+    Other(String),
+}
+
+impl ExecFailure {
+    /// Attaches the transaction's position and hash.
+    pub fn at(self, index: usize, hash: B256) -> Error {
+        match self {
+            Self::Invalid(reason) | Self::Other(reason) => Error::InvalidTransaction {
+                index,
+                hash,
+                reason,
+            },
+            Self::Header(reason) => Error::InvalidTransaction {
+                index,
+                hash,
+                reason,
+            },
+            Self::State(source) => Error::State {
+                index,
+                hash,
+                source,
+            },
+        }
+    }
+}
+
+impl From<EVMError<StateError, InvalidTransaction>> for ExecFailure {
+    fn from(e: EVMError<StateError, InvalidTransaction>) -> Self {
+        match e {
+            EVMError::Transaction(e) => Self::Invalid(e.to_string()),
+            EVMError::Header(e) => Self::Header(e.to_string()),
+            EVMError::Database(e) => Self::State(e),
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+/// The mainnet EVM over a capturing database.
+type CaptureEvm<S> = MainnetEvm<MainnetContext<CaptureDb<S>>>;
+
+/// The mainnet handler, except that the beneficiary's reward is recorded, not applied.
+struct DeferredFeeHandler<S> {
+    fee: Cell<U256>,
+    _state: PhantomData<S>,
+}
+
+impl<S> Default for DeferredFeeHandler<S> {
+    fn default() -> Self {
+        Self {
+            fee: Cell::new(U256::ZERO),
+            _state: PhantomData,
+        }
+    }
+}
+
+impl<S: StateReader> Handler for DeferredFeeHandler<S> {
+    type Evm = CaptureEvm<S>;
+    type Error = EVMError<StateError, InvalidTransaction>;
+    type HaltReason = HaltReason;
+
+    /// Mirrors `revm::handler::post_execution::reward_beneficiary` without touching state.
+    fn reward_beneficiary(
+        &self,
+        evm: &mut Self::Evm,
+        exec_result: &mut FrameResult,
+    ) -> Result<(), Self::Error> {
+        let ctx = evm.ctx();
+        if ctx.cfg().is_fee_charge_disabled() {
+            return Ok(());
+        }
+        let basefee = ctx.block().basefee() as u128;
+        let effective_gas_price = ctx.tx().effective_gas_price(basefee);
+        let coinbase_gas_price = if ctx.cfg().spec().is_enabled_in(SpecId::LONDON) {
+            effective_gas_price.saturating_sub(basefee)
+        } else {
+            effective_gas_price
+        };
+        let gas = exec_result.gas();
+        let used = gas.used().saturating_sub(gas.reservoir());
+        self.fee.set(U256::from(coinbase_gas_price * used as u128));
+        Ok(())
+    }
+}
+
+/// The EVM configuration for a block: spec with its mainnet gas parameters, and the chain id.
+pub fn cfg_env(env: &BlockEnvironment) -> CfgEnv {
+    let mut cfg = CfgEnv::default();
+    cfg.set_spec_and_mainnet_gas_params(env.spec);
+    cfg.chain_id = env.chain_id;
+    cfg
+}
+
+/// Executes transactions of one block against a state view, capturing reads and writes.
+#[derive(Debug)]
+pub struct TxExecutor<S: StateReader> {
+    evm: CaptureEvm<S>,
+    spec: SpecId,
+}
+
+impl<S: StateReader> TxExecutor<S> {
+    /// An executor for `env` over `state`.
+    pub fn new(env: &BlockEnvironment, state: S) -> Self {
+        let ctx = Context::mainnet()
+            .with_db(CaptureDb::new(state))
+            .with_block(env.block.clone())
+            .with_cfg(cfg_env(env));
+        Self {
+            evm: ctx.build_mainnet(),
+            spec: env.spec,
+        }
+    }
+
+    /// The state view, for applying writes between transactions.
+    pub fn state_mut(&mut self) -> &mut S {
+        self.evm.ctx.journaled_state.database.state_mut()
+    }
+
+    /// The state view.
+    pub fn state(&self) -> &S {
+        self.evm.ctx.journaled_state.database.state()
+    }
+
+    /// Unwraps the state view.
+    pub fn into_state(self) -> S {
+        self.evm.ctx.journaled_state.database.into_state()
+    }
+
+    /// Executes `tx` against the current state view without changing it.
+    ///
+    /// On failure the reads made before the failure are returned too, so a speculative caller
+    /// can still tell what the failure depended on.
+    pub fn execute(&mut self, tx: &TxEnv) -> Result<TxOutcome, (ExecFailure, ReadSet)> {
+        self.evm.ctx.set_tx(tx.clone());
+        let handler = DeferredFeeHandler::<S>::default();
+        let mut handler = handler;
+        let result = handler.run(&mut self.evm);
+        let state = self.evm.ctx.journal_mut().finalize();
+        let reads = self.evm.ctx.journaled_state.database.take_reads();
+        let result = match result {
+            Ok(result) => result,
+            Err(e) => return Err((e.into(), reads)),
+        };
+        let writes = writes_from_state(state, self.spec, &reads);
+        let gas_used = result.tx_gas_used();
+        let created_address = result.created_address();
+        let (status, logs, output) = match result {
+            ExecutionResult::Success { logs, output, .. } => {
+                (TxStatus::Success, logs, output.into_data())
+            }
+            ExecutionResult::Revert { output, logs, .. } => (TxStatus::Revert, logs, output),
+            ExecutionResult::Halt { reason, logs, .. } => {
+                (TxStatus::Halt(format!("{reason:?}")), logs, Bytes::new())
+            }
+        };
+        Ok(TxOutcome {
+            status,
+            gas_used,
+            logs,
+            output,
+            created_address,
+            reads,
+            writes,
+            fee: handler.fee.get(),
+        })
+    }
+}
+
+/// Turns revm's post-transaction state into a write set, with EIP-161 clearing applied.
+///
+/// Accounts that were merely touched (a zero-value call, a warm load) and whose info and
+/// storage did not change are left out: they change nothing, and keeping them would make every
+/// caller of a popular contract look like a writer of it.
+pub fn writes_from_state(state: EvmState, spec: SpecId, reads: &ReadSet) -> WriteSet {
+    let clears_empty = spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
+    let mut originals: AddressMap<Option<AccountSummary>> = AddressMap::default();
+    originals.extend(reads.accounts.iter().copied());
+    let mut accounts = Vec::new();
+    for (address, account) in state {
+        if !account.is_touched() {
+            continue;
+        }
+        if account.is_selfdestructed() || (clears_empty && account.is_empty()) {
+            // Clearing an account that did not exist changes nothing.
+            if originals.get(&address) != Some(&None) || account.is_selfdestructed() {
+                accounts.push((address, AccountWrite::Deleted));
+            }
+            continue;
+        }
+        let storage_cleared = account.is_created();
+        let storage: Vec<(U256, U256)> = account
+            .storage
+            .iter()
+            .filter(|(_, slot)| storage_cleared || slot.is_changed())
+            .map(|(key, slot)| (*key, slot.present_value()))
+            .collect();
+        let summary = AccountSummary::from(&account.info);
+        let unchanged = !storage_cleared
+            && storage.is_empty()
+            && originals.get(&address) == Some(&Some(summary));
+        if unchanged {
+            continue;
+        }
+        accounts.push((
+            address,
+            AccountWrite::Updated {
+                info: account.info,
+                storage_cleared,
+                storage,
+            },
+        ));
+    }
+    WriteSet { accounts }
+}

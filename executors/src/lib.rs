@@ -1,0 +1,39 @@
+//! switchyard's executors: exact EVM execution (revm) that reports what each transaction read
+//! and wrote, the sequential reference every parallel path is checked against, executor pools
+//! and the ordered commit.
+//!
+//! # Layout
+//! - [`error`]: typed errors ([`Error`], [`StateError`]).
+//! - [`state`]: the in-memory world state ([`State`]) and a block's changes over it
+//!   ([`Overlay`]); prestate and genesis loading.
+//! - [`block`]: the block environment, transactions from RPC JSON, the mainnet fork schedule,
+//!   and block fixtures on disk.
+//! - [`access`]: read sets (with values), write sets and access keys.
+//! - [`capture`]: the `Database` wrapper that records every read.
+//! - [`execute`]: one transaction through revm with capture and a deferred beneficiary fee.
+//! - [`system`]: pre-block system contract updates (EIP-4788, EIP-2935).
+//! - [`receipt`]: receipts, bloom and the receipts root.
+//! - [`sequential`]: the sequential reference executor.
+//! - [`plain`]: stock revm without capture, the baseline for overhead and a second opinion.
+//! - [`check`]: comparisons against the chain's header and against the reference.
+//! - [`fixtures`]: where the shared mainnet blocks live, for tests and benchmarks.
+
+pub mod access;
+pub mod block;
+pub mod capture;
+pub mod check;
+pub mod error;
+pub mod execute;
+pub mod fixtures;
+pub mod plain;
+pub mod receipt;
+pub mod sequential;
+pub mod state;
+pub mod system;
+
+pub use access::{AccessKey, AccountSummary, AccountWrite, ReadSet, WriteSet};
+pub use block::{Block, BlockEnvironment, BlockFixture, BlockTx, HeaderFacts};
+pub use error::{Error, Result, StateError};
+pub use execute::{ExecFailure, TxExecutor, TxOutcome, TxStatus};
+pub use sequential::{BlockResult, SequentialRun, execute_sequential};
+pub use state::{Overlay, State, StateReader};
