@@ -27,6 +27,7 @@ pub mod execute;
 pub mod fixtures;
 pub mod plain;
 pub mod receipt;
+pub mod router;
 pub mod sequential;
 pub mod state;
 pub mod system;

@@ -1,0 +1,397 @@
+//! Routers: how a block's transactions are grouped and which pool runs each group.
+//!
+//! A [`Router`] proposes groups (transactions that should run together, in block order) and,
+//! optionally, their pools. [`Routing`] is the result. Routing only changes speed: the ordered
+//! commit ([`crate::commit`]) makes any routing exact, including [`ScatterRouter`], which
+//! ignores every affinity on purpose.
+//!
+//! Every production router keeps a sender's transactions in one group ([`merge_by_sender`]):
+//! nonces make them a chain, so splitting them can only cause re-execution.
+
+use crate::{access::AccessKey, block::Block, execute::TxOutcome, state::StateReader};
+use alloy_primitives::{Address, map::HashMap};
+use std::{fmt, hash::{BuildHasher, Hash}};
+
+/// A set of transactions (block indices, ascending) that run in one pool, in block order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Group {
+    /// Block indices, ascending.
+    pub txs: Vec<usize>,
+    /// Estimated cost (gas units of [`RouteInput::costs`]).
+    pub cost: u64,
+}
+
+/// What a router may use besides the block.
+#[derive(Clone, Copy)]
+pub struct RouteInput<'a> {
+    /// The block to route.
+    pub block: &'a Block,
+    /// Estimated cost of each transaction, in block order (gas limit when nothing better is known).
+    pub costs: &'a [u64],
+    /// Relative throughput of each pool (any positive scale); its length is the pool count.
+    pub pool_weights: &'a [f64],
+    /// The state the block executes on (committed state before it), when the router wants
+    /// to look at it (is the recipient a contract?).
+    pub state: Option<&'a dyn StateReader>,
+    /// True outcomes from a sequential run, for the oracle only.
+    pub oracle: Option<&'a [TxOutcome]>,
+}
+
+impl fmt::Debug for RouteInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteInput")
+            .field("block", &self.block.number())
+            .field("txs", &self.block.txs.len())
+            .field("pools", &self.pool_weights.len())
+            .field("oracle", &self.oracle.is_some())
+            .finish()
+    }
+}
+
+impl RouteInput<'_> {
+    /// Number of pools.
+    pub fn pools(&self) -> usize {
+        self.pool_weights.len()
+    }
+}
+
+/// Groups with their pools.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routing {
+    /// The groups, each with its transactions in block order.
+    pub groups: Vec<Group>,
+    /// The pool of each group, parallel to `groups`.
+    pub pools: Vec<usize>,
+}
+
+impl Routing {
+    /// The transactions of each pool, in block order.
+    pub fn batches(&self, pools: usize) -> Vec<Vec<usize>> {
+        let mut batches = vec![Vec::new(); pools];
+        for (group, pool) in self.groups.iter().zip(&self.pools) {
+            batches[*pool].extend_from_slice(&group.txs);
+        }
+        for batch in &mut batches {
+            batch.sort_unstable();
+        }
+        batches
+    }
+
+    /// The pool of each transaction, in block order.
+    pub fn pool_of_tx(&self, txs: usize) -> Vec<usize> {
+        let mut out = vec![0; txs];
+        for (group, pool) in self.groups.iter().zip(&self.pools) {
+            for tx in &group.txs {
+                out[*tx] = *pool;
+            }
+        }
+        out
+    }
+
+    /// The estimated cost each pool carries.
+    pub fn pool_costs(&self, pools: usize) -> Vec<u64> {
+        let mut costs = vec![0; pools];
+        for (group, pool) in self.groups.iter().zip(&self.pools) {
+            costs[*pool] += group.cost;
+        }
+        costs
+    }
+}
+
+/// Decides groups and pools for a block.
+pub trait Router: Send + Sync + fmt::Debug {
+    /// A short, stable name (used on the command line and as a metric label).
+    fn name(&self) -> &str;
+
+    /// Partitions the block's transactions into groups.
+    fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>>;
+
+    /// Assigns groups to pools; by default largest first onto the least loaded pool, weighted by
+    /// pool throughput ([`pack_largest_first`]).
+    fn assign(&self, input: &RouteInput<'_>, groups: &[Group]) -> Vec<usize> {
+        pack_largest_first(groups, input.pool_weights)
+    }
+
+    /// Routes a block: groups, costs and pools.
+    fn route(&self, input: &RouteInput<'_>) -> Routing {
+        let groups: Vec<Group> = self
+            .groups(input)
+            .into_iter()
+            .filter(|txs| !txs.is_empty())
+            .map(|mut txs| {
+                txs.sort_unstable();
+                let cost = txs.iter().map(|i| input.costs[*i]).sum();
+                Group { txs, cost }
+            })
+            .collect();
+        let pools = if input.pools() <= 1 {
+            vec![0; groups.len()]
+        } else {
+            self.assign(input, &groups)
+        };
+        Routing { groups, pools }
+    }
+}
+
+/// Longest-processing-time packing: groups by descending cost, each onto the pool that would
+/// finish it earliest given the pool's relative throughput.
+pub fn pack_largest_first(groups: &[Group], pool_weights: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    // Ties keep block order, so packing is deterministic.
+    order.sort_by_key(|g| (std::cmp::Reverse(groups[*g].cost), groups[*g].txs[0]));
+    let mut load = vec![0f64; pool_weights.len()];
+    let mut out = vec![0; groups.len()];
+    for g in order {
+        let finish = |p: usize| (load[p] + groups[g].cost as f64) / pool_weights[p].max(f64::EPSILON);
+        let pool = (0..load.len())
+            .min_by(|a, b| finish(*a).total_cmp(&finish(*b)))
+            .unwrap_or(0);
+        load[pool] += groups[g].cost as f64;
+        out[g] = pool;
+    }
+    out
+}
+
+/// Union-find over transaction indices.
+#[derive(Debug, Clone)]
+pub struct UnionFind {
+    parent: Vec<usize>,
+}
+
+impl UnionFind {
+    /// `n` singletons.
+    pub fn new(n: usize) -> Self {
+        Self {
+            parent: (0..n).collect(),
+        }
+    }
+
+    /// The representative of `x`.
+    pub fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] != x {
+            self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+
+    /// Merges the sets of `a` and `b`.
+    pub fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a != b {
+            // The smaller index leads, so groups are named by their first transaction.
+            self.parent[a.max(b)] = a.min(b);
+        }
+    }
+
+    /// Merges every pair of items that share a key.
+    pub fn union_by_key<K: Hash + Eq>(&mut self, keys: impl IntoIterator<Item = (usize, K)>) {
+        let mut first: HashMap<K, usize> = HashMap::default();
+        for (tx, key) in keys {
+            match first.get(&key) {
+                Some(&leader) => self.union(leader, tx),
+                None => {
+                    first.insert(key, tx);
+                }
+            }
+        }
+    }
+
+    /// The sets, each ascending, ordered by their first element.
+    pub fn groups(mut self) -> Vec<Vec<usize>> {
+        let n = self.parent.len();
+        let mut by_root: HashMap<usize, Vec<usize>> = HashMap::default();
+        for i in 0..n {
+            let root = self.find(i);
+            by_root.entry(root).or_default().push(i);
+        }
+        let mut groups: Vec<Vec<usize>> = by_root.into_values().collect();
+        groups.sort_unstable_by_key(|g| g[0]);
+        groups
+    }
+}
+
+/// Unions transactions of the same sender.
+pub fn merge_by_sender(block: &Block, uf: &mut UnionFind) {
+    uf.union_by_key(block.txs.iter().map(|tx| (tx.index, tx.sender)));
+}
+
+/// Everything in one group: the sequential baseline on one pool.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SequentialRouter;
+
+impl Router for SequentialRouter {
+    fn name(&self) -> &str {
+        "sequential"
+    }
+    fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
+        vec![(0..input.block.txs.len()).collect()]
+    }
+    fn assign(&self, _: &RouteInput<'_>, groups: &[Group]) -> Vec<usize> {
+        vec![0; groups.len()]
+    }
+}
+
+/// One group per sender, dealt to pools in turn by first appearance.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoundRobinRouter;
+
+impl Router for RoundRobinRouter {
+    fn name(&self) -> &str {
+        "round-robin"
+    }
+    fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
+        let mut uf = UnionFind::new(input.block.txs.len());
+        merge_by_sender(input.block, &mut uf);
+        uf.groups()
+    }
+    fn assign(&self, input: &RouteInput<'_>, groups: &[Group]) -> Vec<usize> {
+        (0..groups.len()).map(|g| g % input.pools()).collect()
+    }
+}
+
+/// One group per sender, on the pool its address hashes to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SenderRouter;
+
+impl Router for SenderRouter {
+    fn name(&self) -> &str {
+        "sender"
+    }
+    fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
+        RoundRobinRouter.groups(input)
+    }
+    fn assign(&self, input: &RouteInput<'_>, groups: &[Group]) -> Vec<usize> {
+        groups
+            .iter()
+            .map(|g| sender_slot(&input.block.txs[g.txs[0]].sender, input.pools()))
+            .collect()
+    }
+}
+
+/// A stable hash of an address onto `pools` slots (independent of process and run).
+fn sender_slot(sender: &Address, pools: usize) -> usize {
+    let hasher = alloy_primitives::map::foldhash::fast::FixedState::with_seed(0x5357_4954_4348);
+    (hasher.hash_one(sender) % pools as u64) as usize
+}
+
+/// Groups by sender and by call target: everything touching one contract runs together.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContractRouter;
+
+impl Router for ContractRouter {
+    fn name(&self) -> &str {
+        "contract"
+    }
+    fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
+        let mut uf = UnionFind::new(input.block.txs.len());
+        merge_by_sender(input.block, &mut uf);
+        uf.union_by_key(input.block.txs.iter().filter_map(|tx| tx.to().map(|to| (tx.index, to))));
+        uf.groups()
+    }
+}
+
+/// Groups by the true read-after-write dependencies of a sequential run: the upper bound of
+/// this scheme. For comparison only; it needs the block executed first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OracleRouter;
+
+impl Router for OracleRouter {
+    fn name(&self) -> &str {
+        "oracle"
+    }
+    fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
+        let n = input.block.txs.len();
+        let mut uf = UnionFind::new(n);
+        merge_by_sender(input.block, &mut uf);
+        if let Some(outcomes) = input.oracle {
+            for (reader, writer) in true_dependencies(input.block, outcomes) {
+                uf.union(reader, writer);
+            }
+        }
+        uf.groups()
+    }
+}
+
+/// Read-after-write dependencies: `(j, i)` when transaction `j` read a key whose last writer
+/// before it was `i`. Fee credits are not writes; a read of the beneficiary's account depends
+/// on the transaction just before (whose fee it observes), which chains it to all earlier ones.
+pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, usize)> {
+    let beneficiary = block.env.beneficiary();
+    let mut last_writer: HashMap<AccessKey, usize> = HashMap::default();
+    let mut wiped: HashMap<Address, usize> = HashMap::default();
+    let mut deps = Vec::new();
+    for (j, outcome) in outcomes.iter().enumerate() {
+        for key in outcome.reads.keys() {
+            let mut writer = last_writer.get(&key).copied();
+            if let AccessKey::Storage(address, _) = key
+                && let Some(&w) = wiped.get(&address)
+            {
+                writer = writer.max(Some(w));
+            }
+            if key == AccessKey::Account(beneficiary) && j > 0 {
+                writer = writer.max(Some(j - 1));
+            }
+            if let Some(i) = writer {
+                deps.push((j, i));
+            }
+        }
+        for key in outcome.writes.keys() {
+            last_writer.insert(key, j);
+            if let AccessKey::Account(address) = key
+                && outcome.writes.wipes(&address)
+            {
+                wiped.insert(address, j);
+            }
+        }
+    }
+    deps.sort_unstable();
+    deps.dedup();
+    deps
+}
+
+/// Every transaction alone, on a pseudo-random pool: ignores sender and contract affinity, so
+/// only the commit keeps results exact. For tests.
+#[derive(Debug, Clone, Copy)]
+pub struct ScatterRouter {
+    /// Seed of the deterministic assignment.
+    pub seed: u64,
+}
+
+impl Router for ScatterRouter {
+    fn name(&self) -> &str {
+        "scatter"
+    }
+    fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
+        (0..input.block.txs.len()).map(|i| vec![i]).collect()
+    }
+    fn assign(&self, input: &RouteInput<'_>, groups: &[Group]) -> Vec<usize> {
+        let mut x = self.seed | 1;
+        groups
+            .iter()
+            .map(|_| {
+                // xorshift64: reproducible without a dependency.
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % input.pools() as u64) as usize
+            })
+            .collect()
+    }
+}
+
+/// The routers selectable by name, besides the model router (which lives in the model crate).
+pub const ROUTER_NAMES: &[&str] = &["sequential", "round-robin", "sender", "contract", "oracle", "scatter"];
+
+/// A built-in router by name.
+pub fn by_name(name: &str) -> Option<Box<dyn Router>> {
+    Some(match name {
+        "sequential" => Box::new(SequentialRouter),
+        "round-robin" => Box::new(RoundRobinRouter),
+        "sender" => Box::new(SenderRouter),
+        "contract" => Box::new(ContractRouter),
+        "oracle" => Box::new(OracleRouter),
+        "scatter" => Box::new(ScatterRouter { seed: 0x5eed }),
+        _ => return None,
+    })
+}
