@@ -11,6 +11,9 @@
 //! - [`access`]: read sets (with values), write sets and access keys.
 //! - [`capture`]: the `Database` wrapper that records every read.
 //! - [`execute`]: one transaction through revm with capture and a deferred beneficiary fee.
+//! - [`router`]: routers (sequential, round-robin, sender, contract, oracle, scatter),
+//!   union-find grouping and largest-first packing.
+//! - [`synthetic`]: synthetic blocks for property tests and benchmarks.
 //! - [`system`]: pre-block system contract updates (EIP-4788, EIP-2935).
 //! - [`receipt`]: receipts, bloom and the receipts root.
 //! - [`sequential`]: the sequential reference executor.
@@ -30,6 +33,7 @@ pub mod receipt;
 pub mod router;
 pub mod sequential;
 pub mod state;
+pub mod synthetic;
 pub mod system;
 
 pub use access::{AccessKey, AccountSummary, AccountWrite, ReadSet, WriteSet};
