@@ -18,13 +18,14 @@ use revm::{
         hardfork::SpecId,
     },
 };
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Mainnet's chain id.
 pub const MAINNET_CHAIN_ID: u64 = 1;
 
 /// What a block executes in: the EVM spec, the chain id and revm's block environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockEnvironment {
     /// The fork rules in force.
     pub spec: SpecId,
@@ -47,7 +48,7 @@ impl BlockEnvironment {
 }
 
 /// One transaction of a block, ready for revm.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockTx {
     /// Position in the block.
     pub index: usize,
@@ -123,7 +124,7 @@ pub fn tx_env(envelope: &TxEnvelope, sender: Address) -> TxEnv {
 }
 
 /// The header facts the chain committed to, for checking an execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeaderFacts {
     /// Block hash.
     pub hash: B256,
@@ -138,7 +139,7 @@ pub struct HeaderFacts {
 }
 
 /// A block ready to execute.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Block {
     /// Where it executes.
     pub env: BlockEnvironment,

@@ -309,7 +309,9 @@ mod tests {
 
     const READER: Address = address!("00000000000000000000000000000000000c0de1");
     /// Returns slot 0.
-    const SLOAD_CODE: &[u8] = &[0x60, 0x00, 0x54, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+    const SLOAD_CODE: &[u8] = &[
+        0x60, 0x00, 0x54, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3,
+    ];
 
     fn run_one(builder: BlockBuilder) -> (TxOutcome, Address) {
         let beneficiary = builder.beneficiary();
@@ -354,7 +356,10 @@ mod tests {
         let (outcome, _) = run_one(builder);
         assert!(outcome.is_success());
         assert_eq!(storage_read(&outcome, READER, 0), Some(U256::from(5)));
-        assert_eq!(outcome.output, Bytes::from(U256::from(5).to_be_bytes::<32>().to_vec()));
+        assert_eq!(
+            outcome.output,
+            Bytes::from(U256::from(5).to_be_bytes::<32>().to_vec())
+        );
         // Reading changes nothing of the contract.
         assert!(write_of(&outcome, READER).is_none());
     }
@@ -378,8 +383,12 @@ mod tests {
         builder.transfer(account(0), account(1), 1_000);
         let (outcome, _) = run_one(builder);
         let funds = U256::from(10u128.pow(21));
-        let sender = account_read(&outcome, account(0)).flatten().expect("sender read");
-        let recipient = account_read(&outcome, account(1)).flatten().expect("recipient read");
+        let sender = account_read(&outcome, account(0))
+            .flatten()
+            .expect("sender read");
+        let recipient = account_read(&outcome, account(1))
+            .flatten()
+            .expect("recipient read");
         assert_eq!((sender.balance, sender.nonce), (funds, 0));
         assert_eq!(recipient.balance, funds);
 
@@ -442,7 +451,12 @@ mod tests {
         let (mut block, state) = builder.build();
         block.txs[0].env.nonce = 5;
         let err = execute_sequential(&block, Arc::new(state)).unwrap_err();
-        let Error::InvalidTransaction { index, hash, reason } = &err else {
+        let Error::InvalidTransaction {
+            index,
+            hash,
+            reason,
+        } = &err
+        else {
             panic!("unexpected error {err}");
         };
         assert_eq!((*index, *hash), (0, block.txs[0].hash));

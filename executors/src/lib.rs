@@ -11,6 +11,11 @@
 //! - [`access`]: read sets (with values), write sets and access keys.
 //! - [`capture`]: the `Database` wrapper that records every read.
 //! - [`execute`]: one transaction through revm with capture and a deferred beneficiary fee.
+//! - [`pool`]: executor pools as `tower::Service`s (in-process threads) and the batch protocol.
+//! - [`commit`]: the ordered commit (validate by value, re-execute on a miss).
+//! - [`cost`]: measured costs (EWMA) and the parallel-or-sequential decision.
+//! - [`parallel`]: the parallel driver: route, dispatch to pools, commit, learn.
+//! - [`dag`]: the dependency-DAG bound and the `--simulate-pools` projection.
 //! - [`router`]: routers (sequential, round-robin, sender, contract, oracle, scatter),
 //!   union-find grouping and largest-first packing.
 //! - [`synthetic`]: synthetic blocks for property tests and benchmarks.
@@ -25,10 +30,15 @@ pub mod access;
 pub mod block;
 pub mod capture;
 pub mod check;
+pub mod commit;
+pub mod cost;
+pub mod dag;
 pub mod error;
 pub mod execute;
 pub mod fixtures;
+pub mod parallel;
 pub mod plain;
+pub mod pool;
 pub mod receipt;
 pub mod router;
 pub mod sequential;

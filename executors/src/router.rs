@@ -10,7 +10,10 @@
 
 use crate::{access::AccessKey, block::Block, execute::TxOutcome, state::StateReader};
 use alloy_primitives::{Address, map::HashMap};
-use std::{fmt, hash::{BuildHasher, Hash}};
+use std::{
+    fmt,
+    hash::{BuildHasher, Hash},
+};
 
 /// A set of transactions (block indices, ascending) that run in one pool, in block order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -142,7 +145,8 @@ pub fn pack_largest_first(groups: &[Group], pool_weights: &[f64]) -> Vec<usize> 
     let mut load = vec![0f64; pool_weights.len()];
     let mut out = vec![0; groups.len()];
     for g in order {
-        let finish = |p: usize| (load[p] + groups[g].cost as f64) / pool_weights[p].max(f64::EPSILON);
+        let finish =
+            |p: usize| (load[p] + groups[g].cost as f64) / pool_weights[p].max(f64::EPSILON);
         let pool = (0..load.len())
             .min_by(|a, b| finish(*a).total_cmp(&finish(*b)))
             .unwrap_or(0);
@@ -286,7 +290,13 @@ impl Router for ContractRouter {
     fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
         let mut uf = UnionFind::new(input.block.txs.len());
         merge_by_sender(input.block, &mut uf);
-        uf.union_by_key(input.block.txs.iter().filter_map(|tx| tx.to().map(|to| (tx.index, to))));
+        uf.union_by_key(
+            input
+                .block
+                .txs
+                .iter()
+                .filter_map(|tx| tx.to().map(|to| (tx.index, to))),
+        );
         uf.groups()
     }
 }
@@ -381,7 +391,14 @@ impl Router for ScatterRouter {
 }
 
 /// The routers selectable by name, besides the model router (which lives in the model crate).
-pub const ROUTER_NAMES: &[&str] = &["sequential", "round-robin", "sender", "contract", "oracle", "scatter"];
+pub const ROUTER_NAMES: &[&str] = &[
+    "sequential",
+    "round-robin",
+    "sender",
+    "contract",
+    "oracle",
+    "scatter",
+];
 
 /// A built-in router by name.
 pub fn by_name(name: &str) -> Option<Box<dyn Router>> {

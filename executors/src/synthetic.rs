@@ -99,7 +99,9 @@ impl BlockBuilder {
 
     /// Places `code` at `address` in the pre-state, with the given storage.
     pub fn deploy(&mut self, address: Address, code: &[u8], storage: &[(u64, u64)]) {
-        let storage = storage.iter().map(|(k, v)| (U256::from(*k), U256::from(*v)));
+        let storage = storage
+            .iter()
+            .map(|(k, v)| (U256::from(*k), U256::from(*v)));
         self.state.insert_account(
             address,
             U256::ZERO,
@@ -142,7 +144,13 @@ impl BlockBuilder {
 
     /// A plain value transfer.
     pub fn transfer(&mut self, from: Address, to: Address, value: u64) {
-        self.push(from, TxKind::Call(to), U256::from(value), Bytes::new(), 21_000);
+        self.push(
+            from,
+            TxKind::Call(to),
+            U256::from(value),
+            Bytes::new(),
+            21_000,
+        );
     }
 
     /// A call to a counter-style contract naming `slot`.

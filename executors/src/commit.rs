@@ -1,0 +1,104 @@
+//! The ordered commit: validate each speculative result by the values it read, in block order;
+//! apply it if valid, re-execute it on the committed state if not.
+//!
+//! A transaction's execution is a deterministic function of the block environment and the
+//! values it reads. If every value it read equals the committed value at its turn, its
+//! speculative outcome is the sequential one. Otherwise re-executing against the committed
+//! state is always correct, only slower. Cascades need no special handling: a later
+//! transaction that read a since-invalidated write fails the same value check.
+
+use crate::{
+    access::ReadSet,
+    block::Block,
+    error::Result,
+    execute::{ExecFailure, TxExecutor, TxOutcome},
+    sequential::{BlockResult, check_gas_pool},
+    state::{Overlay, State, StateReader},
+};
+use std::{sync::Arc, time::Instant};
+
+/// Returns `true` when every value in `reads` equals the value in `state`.
+pub fn validate(reads: &ReadSet, state: &impl StateReader) -> bool {
+    reads
+        .accounts
+        .iter()
+        .all(|(address, seen)| state.summary(address) == *seen)
+        && reads
+            .storage
+            .iter()
+            .all(|(address, slot, seen)| state.storage(address, slot) == *seen)
+        && reads
+            .block_hashes
+            .iter()
+            .all(|(number, seen)| state.block_hash(*number) == Some(*seen))
+}
+
+/// What the commit did beyond applying results.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitReport {
+    /// Per transaction: was it re-executed at commit?
+    pub reexecuted: Vec<bool>,
+    /// Gas of the re-executed transactions.
+    pub reexecuted_gas: u64,
+    /// Time spent validating and applying valid results, in nanoseconds.
+    pub validate_nanos: u64,
+    /// Time spent re-executing, in nanoseconds.
+    pub reexecute_nanos: u64,
+}
+
+impl CommitReport {
+    /// Number of re-executed transactions.
+    pub fn reexecuted_txs(&self) -> usize {
+        self.reexecuted.iter().filter(|r| **r).count()
+    }
+}
+
+/// Commits a block from speculative results (`None` where a transaction was not run).
+///
+/// The result is identical to [`crate::execute_sequential`] for any speculative input.
+pub fn ordered_commit(
+    block: &Block,
+    base: Arc<State>,
+    mut speculative: Vec<Option<Result<TxOutcome, ExecFailure>>>,
+) -> Result<(BlockResult, CommitReport)> {
+    speculative.resize_with(block.txs.len(), || None);
+    let beneficiary = block.env.beneficiary();
+    let spec = block.env.spec;
+    let mut executor = TxExecutor::new(&block.env, Overlay::new(base));
+    let mut outcomes = Vec::with_capacity(block.txs.len());
+    let mut report = CommitReport {
+        reexecuted: Vec::with_capacity(block.txs.len()),
+        ..CommitReport::default()
+    };
+    let mut cumulative = 0u64;
+    for (tx, candidate) in block.txs.iter().zip(speculative) {
+        check_gas_pool(block, tx.index, cumulative)?;
+        let started = Instant::now();
+        let valid = match candidate {
+            Some(Ok(outcome)) if validate(&outcome.reads, executor.state()) => Some(outcome),
+            _ => None,
+        };
+        let reexecuted = valid.is_none();
+        let outcome = match valid {
+            Some(outcome) => outcome,
+            None => executor
+                .execute(&tx.env)
+                .map_err(|(failure, _)| failure.at(tx.index, tx.hash))?,
+        };
+        let state = executor.state_mut();
+        state.apply(&outcome.writes);
+        state.credit_fee(beneficiary, outcome.fee, spec);
+        let nanos = started.elapsed().as_nanos() as u64;
+        if reexecuted {
+            report.reexecute_nanos += nanos;
+            report.reexecuted_gas += outcome.gas_used;
+        } else {
+            report.validate_nanos += nanos;
+        }
+        report.reexecuted.push(reexecuted);
+        cumulative += outcome.gas_used;
+        outcomes.push(outcome);
+    }
+    let post_state = executor.into_state();
+    Ok((BlockResult::new(block, outcomes, post_state), report))
+}

@@ -1,0 +1,232 @@
+//! Measured costs, and the decision to run a block in parallel or fall back to sequential.
+//!
+//! Nothing here is a fixed threshold: every figure is an exponentially weighted moving average
+//! of what this process measured (seeded by a calibration run). A block goes parallel only when
+//! the predicted speedup, from its routing and these costs, clears `min_speedup`.
+
+use serde::Serialize;
+
+/// An exponentially weighted moving average.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ewma {
+    value: Option<f64>,
+    alpha: f64,
+}
+
+impl Ewma {
+    /// An empty average giving weight `alpha` to each new sample.
+    pub const fn new(alpha: f64) -> Self {
+        Self { value: None, alpha }
+    }
+
+    /// Folds in a sample; non-finite samples are ignored.
+    pub fn observe(&mut self, sample: f64) {
+        if !sample.is_finite() {
+            return;
+        }
+        self.value = Some(match self.value {
+            Some(v) => v + self.alpha * (sample - v),
+            None => sample,
+        });
+    }
+
+    /// The current average, if any sample was seen.
+    pub fn get(&self) -> Option<f64> {
+        self.value
+    }
+}
+
+/// Why a block ran sequentially instead of across pools.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Fallback {
+    /// Only one pool, or fewer than two transactions.
+    Trivial,
+    /// Routing put (nearly) everything in one pool.
+    Serial {
+        /// Share of the estimated cost in the busiest pool.
+        busiest_share: f64,
+    },
+    /// Predicted parallel time does not beat sequential by enough (small block, high waste).
+    NotWorthIt {
+        /// The predicted speedup.
+        predicted_speedup: f64,
+    },
+}
+
+/// A prediction for one block.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Prediction {
+    /// Predicted sequential time, in nanoseconds.
+    pub sequential_nanos: f64,
+    /// Predicted parallel time, in nanoseconds.
+    pub parallel_nanos: f64,
+}
+
+impl Prediction {
+    /// Predicted speedup.
+    pub fn speedup(&self) -> f64 {
+        self.sequential_nanos / self.parallel_nanos.max(1.0)
+    }
+}
+
+/// The costs that decide between parallel and sequential execution.
+#[derive(Debug, Clone)]
+pub struct CostModel {
+    /// Sequential nanoseconds per unit of estimated cost.
+    pub sequential_ns_per_cost: Ewma,
+    /// Pool nanoseconds per unit of estimated cost (pools share cores with the committer).
+    pub pool_ns_per_cost: Ewma,
+    /// Fixed overhead of a parallel block: routing, dispatch and collection.
+    pub dispatch_ns: Ewma,
+    /// Commit time per transaction whose result was valid.
+    pub validate_ns_per_tx: Ewma,
+    /// Share of the estimated cost that was re-executed at commit.
+    pub reexecuted_share: Ewma,
+    /// Required predicted speedup to go parallel.
+    pub min_speedup: f64,
+}
+
+impl Default for CostModel {
+    fn default() -> Self {
+        Self {
+            sequential_ns_per_cost: Ewma::new(0.2),
+            pool_ns_per_cost: Ewma::new(0.2),
+            dispatch_ns: Ewma::new(0.2),
+            validate_ns_per_tx: Ewma::new(0.2),
+            reexecuted_share: Ewma::new(0.2),
+            // Leaves a margin for misprediction so no block lands below 0.95x.
+            min_speedup: 1.1,
+        }
+    }
+}
+
+impl CostModel {
+    /// Predicts sequential and parallel time for a routed block.
+    pub fn predict(
+        &self,
+        total_cost: u64,
+        busiest_pool_cost: u64,
+        txs: usize,
+    ) -> Option<Prediction> {
+        let seq = self.sequential_ns_per_cost.get()?;
+        let pool = self.pool_ns_per_cost.get().unwrap_or(seq);
+        let dispatch = self.dispatch_ns.get().unwrap_or(0.0);
+        let validate = self.validate_ns_per_tx.get().unwrap_or(0.0);
+        let waste = self.reexecuted_share.get().unwrap_or(0.0).clamp(0.0, 1.0);
+        let total = total_cost as f64;
+        Some(Prediction {
+            sequential_nanos: total * seq,
+            parallel_nanos: dispatch
+                + busiest_pool_cost as f64 * pool
+                + txs as f64 * validate
+                + waste * total * seq,
+        })
+    }
+
+    /// Decides whether to fall back; `None` means run in parallel.
+    pub fn fallback(&self, pool_costs: &[u64], txs: usize) -> Option<Fallback> {
+        let total: u64 = pool_costs.iter().sum();
+        let busiest = pool_costs.iter().copied().max().unwrap_or(0);
+        if pool_costs.iter().filter(|c| **c > 0).count() < 2 || txs < 2 {
+            return Some(if pool_costs.len() < 2 || txs < 2 {
+                Fallback::Trivial
+            } else {
+                Fallback::Serial { busiest_share: 1.0 }
+            });
+        }
+        let prediction = self.predict(total, busiest, txs)?;
+        (prediction.speedup() < self.min_speedup).then(|| Fallback::NotWorthIt {
+            predicted_speedup: prediction.speedup(),
+        })
+    }
+
+    /// Learns from a sequential execution.
+    pub fn observe_sequential(&mut self, total_cost: u64, nanos: u64) {
+        if total_cost > 0 {
+            self.sequential_ns_per_cost
+                .observe(nanos as f64 / total_cost as f64);
+        }
+    }
+
+    /// Learns from a parallel execution.
+    pub fn observe_parallel(&mut self, sample: &ParallelSample) {
+        if sample.busiest_pool_cost > 0 {
+            self.pool_ns_per_cost
+                .observe(sample.busiest_pool_nanos as f64 / sample.busiest_pool_cost as f64);
+        }
+        self.dispatch_ns.observe(
+            sample
+                .before_commit_nanos
+                .saturating_sub(sample.busiest_pool_nanos) as f64,
+        );
+        let valid = sample.txs.saturating_sub(sample.reexecuted_txs);
+        if valid > 0 {
+            self.validate_ns_per_tx
+                .observe(sample.validate_nanos as f64 / valid as f64);
+        }
+        if sample.total_cost > 0 {
+            self.reexecuted_share
+                .observe(sample.reexecuted_cost as f64 / sample.total_cost as f64);
+        }
+    }
+}
+
+/// Measurements of one parallel block, for [`CostModel::observe_parallel`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ParallelSample {
+    /// Transactions in the block.
+    pub txs: usize,
+    /// Estimated cost of the block.
+    pub total_cost: u64,
+    /// Estimated cost of the busiest pool.
+    pub busiest_pool_cost: u64,
+    /// Busy time of the busiest pool.
+    pub busiest_pool_nanos: u64,
+    /// Wall time from the start until every pool answered.
+    pub before_commit_nanos: u64,
+    /// Commit time spent on valid results.
+    pub validate_nanos: u64,
+    /// Transactions re-executed at commit.
+    pub reexecuted_txs: usize,
+    /// Estimated cost of the re-executed transactions.
+    pub reexecuted_cost: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_measurement_means_no_prediction_but_trivial_cases_still_fall_back() {
+        let model = CostModel::default();
+        assert_eq!(model.fallback(&[10, 10], 5), None);
+        assert_eq!(model.fallback(&[10], 5), Some(Fallback::Trivial));
+        assert_eq!(
+            model.fallback(&[20, 0], 5),
+            Some(Fallback::Serial { busiest_share: 1.0 })
+        );
+    }
+
+    #[test]
+    fn dispatch_overhead_makes_small_blocks_fall_back() {
+        let mut model = CostModel::default();
+        model.observe_sequential(1_000_000, 1_000_000); // 1 ns per unit
+        model.observe_parallel(&ParallelSample {
+            txs: 100,
+            total_cost: 1_000_000,
+            busiest_pool_cost: 500_000,
+            busiest_pool_nanos: 500_000,
+            before_commit_nanos: 550_000, // 50 µs of dispatch
+            validate_nanos: 10_000,
+            ..Default::default()
+        });
+        // A large block halves well...
+        assert_eq!(model.fallback(&[5_000_000, 5_000_000], 1000), None);
+        // ...a small one is eaten by the dispatch overhead.
+        assert!(matches!(
+            model.fallback(&[20_000, 20_000], 2),
+            Some(Fallback::NotWorthIt { .. })
+        ));
+    }
+}

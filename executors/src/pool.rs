@@ -1,0 +1,240 @@
+//! Executor pools: each a `tower::Service` that executes a batch of a block's transactions.
+//!
+//! A batch is a subset of the block, in block order, executed against the block's pre-state
+//! plus the batch's own earlier writes. Requests and responses are plain serializable data, so
+//! a remote pool speaks the same protocol; the pre-state is named by a [`StateId`] that the pool
+//! resolves in its [`StateCatalog`] rather than shipped with every batch.
+
+use crate::{
+    block::Block,
+    execute::{ExecFailure, TxExecutor, TxOutcome},
+    state::{Overlay, State},
+};
+use alloy_primitives::map::HashMap;
+use serde::{Deserialize, Serialize};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+        mpsc,
+    },
+    task::{Context, Poll},
+    time::Instant,
+};
+use tokio::sync::oneshot;
+
+/// Names a base state registered with a [`StateCatalog`].
+pub type StateId = u64;
+
+/// Execute these transactions of `block` on the state `state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchRequest {
+    /// The block's pre-state.
+    pub state: StateId,
+    /// The block (shared, not copied, in process).
+    pub block: Arc<Block>,
+    /// Block indices to execute, ascending.
+    pub txs: Vec<usize>,
+}
+
+/// One speculative execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpeculativeTx {
+    /// Block index.
+    pub index: usize,
+    /// Time spent executing and applying it locally, in nanoseconds.
+    pub nanos: u64,
+    /// The result; a failure here (e.g. a balance another pool was to provide) is settled by
+    /// re-execution at commit.
+    pub outcome: Result<TxOutcome, ExecFailure>,
+}
+
+/// The results of a batch, in the batch's order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchResponse {
+    /// Speculative results, ascending by index.
+    pub results: Vec<SpeculativeTx>,
+    /// Time the pool spent on the batch, in nanoseconds.
+    pub busy_nanos: u64,
+}
+
+/// Why a pool could not serve a batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum PoolError {
+    /// The pool does not hold the requested pre-state.
+    #[error("pool {pool} does not hold state {state}")]
+    UnknownState {
+        /// The pool.
+        pool: usize,
+        /// The state asked for.
+        state: StateId,
+    },
+    /// The pool's thread is gone.
+    #[error("pool {0} is closed")]
+    Closed(usize),
+    /// A request named a transaction the block does not have.
+    #[error("batch names tx {index} but the block has {len}")]
+    BadIndex {
+        /// The index asked for.
+        index: usize,
+        /// Transactions in the block.
+        len: usize,
+    },
+}
+
+impl PoolError {
+    /// Returns `true` when retrying the same batch elsewhere can succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Self::BadIndex { .. })
+    }
+}
+
+/// Base states that in-process pools can execute on, shared with the dispatcher.
+#[derive(Debug, Clone, Default)]
+pub struct StateCatalog {
+    states: Arc<RwLock<HashMap<StateId, Arc<State>>>>,
+    next: Arc<AtomicU64>,
+}
+
+impl StateCatalog {
+    /// An empty catalog.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a state and returns its id.
+    pub fn register(&self, state: Arc<State>) -> StateId {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.states
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, state);
+        id
+    }
+
+    /// The state with this id.
+    pub fn get(&self, id: StateId) -> Option<Arc<State>> {
+        self.states
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    /// Forgets a state.
+    pub fn remove(&self, id: StateId) {
+        self.states
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+}
+
+/// Executes a batch speculatively on `base` plus the batch's own writes. Shared by in-process
+/// pools and remote executors.
+pub fn execute_batch(
+    base: Arc<State>,
+    block: &Block,
+    txs: &[usize],
+) -> Result<BatchResponse, PoolError> {
+    if let Some(&index) = txs.iter().find(|i| **i >= block.txs.len()) {
+        return Err(PoolError::BadIndex {
+            index,
+            len: block.txs.len(),
+        });
+    }
+    let started = Instant::now();
+    let beneficiary = block.env.beneficiary();
+    let mut executor = TxExecutor::new(&block.env, Overlay::new(base));
+    let mut results = Vec::with_capacity(txs.len());
+    for &index in txs {
+        let tx_started = Instant::now();
+        let outcome = executor.execute(&block.txs[index].env).map_err(|(e, _)| e);
+        if let Ok(outcome) = &outcome {
+            let state = executor.state_mut();
+            state.apply(&outcome.writes);
+            state.credit_fee(beneficiary, outcome.fee, block.env.spec);
+        }
+        results.push(SpeculativeTx {
+            index,
+            nanos: tx_started.elapsed().as_nanos() as u64,
+            outcome,
+        });
+    }
+    Ok(BatchResponse {
+        results,
+        busy_nanos: started.elapsed().as_nanos() as u64,
+    })
+}
+
+struct Job {
+    request: BatchRequest,
+    reply: oneshot::Sender<Result<BatchResponse, PoolError>>,
+}
+
+/// A pool executing on its own OS thread, off the async runtime's workers.
+#[derive(Debug, Clone)]
+pub struct InProcessPool {
+    id: usize,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("txs", &self.request.txs.len())
+            .finish()
+    }
+}
+
+impl InProcessPool {
+    /// Starts pool `id` on a new thread, resolving states in `catalog`. The thread ends when
+    /// the last handle is dropped.
+    pub fn spawn(id: usize, catalog: StateCatalog) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name(format!("pool-{id}"))
+            .spawn(move || {
+                for Job { request, reply } in queue {
+                    let response = match catalog.get(request.state) {
+                        Some(base) => execute_batch(base, &request.block, &request.txs),
+                        None => Err(PoolError::UnknownState {
+                            pool: id,
+                            state: request.state,
+                        }),
+                    };
+                    // The caller may have given up; nothing to do then.
+                    let _ = reply.send(response);
+                }
+            })?;
+        Ok(Self { id, jobs })
+    }
+
+    /// The pool's id.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+}
+
+impl tower::Service<BatchRequest> for InProcessPool {
+    type Response = BatchResponse;
+    type Error = PoolError;
+    type Future = Pin<Box<dyn Future<Output = Result<BatchResponse, PoolError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), PoolError>> {
+        // The queue is unbounded; admission is bounded upstream by the block size.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: BatchRequest) -> Self::Future {
+        let (reply, response) = oneshot::channel();
+        let sent = self.jobs.send(Job { request, reply });
+        let id = self.id;
+        Box::pin(async move {
+            sent.map_err(|_| PoolError::Closed(id))?;
+            response.await.map_err(|_| PoolError::Closed(id))?
+        })
+    }
+}
