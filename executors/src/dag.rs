@@ -8,7 +8,7 @@
 use crate::{
     block::Block,
     execute::TxOutcome,
-    router::{Routing, true_dependencies},
+    router::{Routing, beneficiary_readers, true_dependencies},
 };
 use serde::Serialize;
 
@@ -25,14 +25,22 @@ impl DagShape {
     /// Computes the shape from true outcomes and per-transaction times.
     pub fn new(block: &Block, outcomes: &[TxOutcome], tx_nanos: &[u64]) -> Self {
         let deps = true_dependencies(block, outcomes);
+        let readers = beneficiary_readers(block, outcomes);
         let mut finish = vec![0u64; tx_nanos.len()];
         let mut deps = deps.iter().peekable();
+        let mut readers = readers.iter().peekable();
+        let mut latest_finish = 0;
         for (j, nanos) in tx_nanos.iter().enumerate() {
             let mut start = 0;
             while let Some((_, i)) = deps.next_if(|(reader, _)| *reader == j) {
                 start = start.max(finish[*i]);
             }
+            // A beneficiary reader sees every earlier fee: it starts after all earlier work.
+            if readers.next_if(|r| **r == j).is_some() {
+                start = start.max(latest_finish);
+            }
             finish[j] = start + nanos;
+            latest_finish = latest_finish.max(finish[j]);
         }
         Self {
             total_nanos: tx_nanos.iter().sum(),
@@ -79,7 +87,8 @@ pub struct SimulationCosts {
 ///    `f_i = dispatch + Σ t_j` over its transactions up to `i`.
 /// 2. A speculative result is valid when every transaction it depends on ran in the same pool
 ///    and was itself valid; otherwise the commit re-executes it (a cascade is assumed, which
-///    is conservative).
+///    is conservative). A beneficiary reader is valid only when every earlier transaction ran
+///    in its pool.
 /// 3. The commit walks in order: `c_i = max(c_{i-1}, f_i) + (valid ? v : t_i)`, with `v` the
 ///    measured validation cost. The makespan is the last `c_i`.
 pub fn simulate(
@@ -97,6 +106,11 @@ pub fn simulate(
     for (reader, writer) in &deps {
         if pool_of[*reader] != pool_of[*writer] || !valid[*writer] {
             valid[*reader] = false;
+        }
+    }
+    for reader in beneficiary_readers(block, outcomes) {
+        if pool_of[..reader].iter().any(|p| *p != pool_of[reader]) {
+            valid[reader] = false;
         }
     }
     let mut pool_clock = vec![costs.dispatch_nanos; pools.max(1)];

@@ -164,6 +164,21 @@ impl<S: StateReader> Handler for DeferredFeeHandler<S> {
     }
 }
 
+/// Loads lazily built precompile tables now, so no transaction pays for it: the KZG trusted
+/// setup of the point-evaluation precompile takes seconds to build on first use, which would
+/// land on whichever block first calls it and distort every timing of that block.
+pub fn warm_up_precompiles() {
+    static WARM: std::sync::Once = std::sync::Once::new();
+    WARM.call_once(|| {
+        // The point at infinity is a valid commitment and proof; the answer does not matter.
+        let mut infinity = [0u8; 48];
+        infinity[0] = 0xc0;
+        let _ = revm::precompile::kzg_point_evaluation::verify_kzg_proof(
+            &infinity, &[0; 32], &[0; 32], &infinity,
+        );
+    });
+}
+
 /// The EVM configuration for a block: spec with its mainnet gas parameters, and the chain id.
 pub fn cfg_env(env: &BlockEnvironment) -> CfgEnv {
     let mut cfg = CfgEnv::default();

@@ -38,6 +38,8 @@ pub struct ParallelRun {
     pub failed_pools: Vec<(usize, PoolError)>,
     /// Time spent routing.
     pub routing_nanos: u64,
+    /// Time from the start until every pool had answered (routing included).
+    pub dispatch_nanos: u64,
     /// Wall time of the whole block.
     pub wall_nanos: u64,
 }
@@ -117,6 +119,7 @@ where
     /// Seeds the cost model by running a synthetic block both ways, so the first real block is
     /// already decided from measurements.
     pub async fn calibrate(&self) -> Result<()> {
+        crate::execute::warm_up_precompiles();
         let (block, state) = synthetic::p2p_block(512, 512, 7);
         let block = Arc::new(block);
         let base = Arc::new(state);
@@ -202,6 +205,7 @@ where
                 pool_busy_nanos: vec![0; n],
                 failed_pools: Vec::new(),
                 routing_nanos,
+                dispatch_nanos: routing_nanos,
                 wall_nanos,
             });
         }
@@ -264,6 +268,7 @@ where
             pool_busy_nanos,
             failed_pools,
             routing_nanos,
+            dispatch_nanos: before_commit_nanos,
             wall_nanos,
         })
     }

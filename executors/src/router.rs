@@ -324,8 +324,8 @@ impl Router for OracleRouter {
 }
 
 /// Read-after-write dependencies: `(j, i)` when transaction `j` read a key whose last writer
-/// before it was `i`. Fee credits are not writes; a read of the beneficiary's account depends
-/// on the transaction just before (whose fee it observes), which chains it to all earlier ones.
+/// before it was `i`, sorted. Fee credits are not writes, so reads of the beneficiary's account
+/// are left out here; see [`beneficiary_readers`].
 pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, usize)> {
     let beneficiary = block.env.beneficiary();
     let mut last_writer: HashMap<AccessKey, usize> = HashMap::default();
@@ -333,14 +333,14 @@ pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, u
     let mut deps = Vec::new();
     for (j, outcome) in outcomes.iter().enumerate() {
         for key in outcome.reads.keys() {
+            if key == AccessKey::Account(beneficiary) {
+                continue;
+            }
             let mut writer = last_writer.get(&key).copied();
             if let AccessKey::Storage(address, _) = key
                 && let Some(&w) = wiped.get(&address)
             {
                 writer = writer.max(Some(w));
-            }
-            if key == AccessKey::Account(beneficiary) && j > 0 {
-                writer = writer.max(Some(j - 1));
             }
             if let Some(i) = writer {
                 deps.push((j, i));
@@ -358,6 +358,20 @@ pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, u
     deps.sort_unstable();
     deps.dedup();
     deps
+}
+
+/// Transactions that read the beneficiary's account (paid it directly, read its balance, or
+/// were sent by it). The value they saw includes the fee of every earlier transaction, so they
+/// depend on all of them. Routers do not group them with everything before; the commit
+/// re-executes them when another pool ran earlier transactions, which costs only their own time.
+pub fn beneficiary_readers(block: &Block, outcomes: &[TxOutcome]) -> Vec<usize> {
+    let beneficiary = AccessKey::Account(block.env.beneficiary());
+    outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.reads.keys().any(|k| k == beneficiary))
+        .map(|(j, _)| j)
+        .collect()
 }
 
 /// Every transaction alone, on a pseudo-random pool: ignores sender and contract affinity, so

@@ -1,0 +1,491 @@
+//! `switchyard replay`: execute real blocks sequentially and across pools, in the same run, and
+//! check both against the chain (gasUsed, receiptsRoot) and against each other.
+
+use crate::progress;
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+use std::{io::Write, path::PathBuf, sync::Arc, time::Duration};
+use switchyard_executors::{
+    Block, BlockFixture,
+    block::find_block_dirs,
+    check::{self, Mismatch},
+    cost::Fallback,
+    dag::{DagShape, Projection, SimulationCosts, simulate},
+    execute_sequential,
+    parallel::{ParallelExecutor, ParallelRun},
+    router::{self, RouteInput, Router},
+    sequential::SequentialRun,
+    system,
+};
+
+/// Arguments of `switchyard replay`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// Block folders (each holding block.json and prestate.json) or folders of them.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Print one JSON summary object as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Runs of each block; reported times are medians.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Executor pools for the parallel run (0: sequential only). Defaults to one per core.
+    #[arg(long, default_value_t = default_pools())]
+    pub pools: usize,
+    /// Router for the parallel run.
+    #[arg(long, default_value = "contract", value_parser = parse_router)]
+    pub router: String,
+    /// Project the makespan onto these pool counts, e.g. 4,8,16,32.
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub simulate_pools: Vec<usize>,
+    /// Never fall back to sequential: every block goes through pools and the commit.
+    #[arg(long)]
+    pub no_fallback: bool,
+}
+
+fn default_pools() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn parse_router(name: &str) -> Result<String, String> {
+    match router::by_name(name) {
+        Some(_) => Ok(name.to_owned()),
+        None => Err(format!(
+            "unknown router; expected one of {}",
+            router::ROUTER_NAMES.join(", ")
+        )),
+    }
+}
+
+/// One block's figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BlockReport {
+    /// Block number (0 when the block could not be loaded).
+    pub number: u64,
+    /// The folder it came from.
+    pub path: PathBuf,
+    /// Transactions.
+    pub txs: usize,
+    /// Gas used.
+    pub gas: u64,
+    /// Median sequential time.
+    pub sequential_seconds: f64,
+    /// Median parallel time (0 without pools).
+    pub parallel_seconds: f64,
+    /// Sequential ÷ parallel.
+    pub speedup: f64,
+    /// Of the parallel time: routing.
+    pub routing_seconds: f64,
+    /// Of the parallel time: until every pool had answered (routing included).
+    pub pools_seconds: f64,
+    /// Of the parallel time: the ordered commit (validation, re-execution, receipts).
+    pub commit_seconds: f64,
+    /// Transactions re-executed at commit (median run).
+    pub reexecuted_txs: usize,
+    /// Gas re-executed at commit (median run).
+    pub reexecuted_gas: u64,
+    /// The dependency-DAG bound for the pool count.
+    pub dag_bound: f64,
+    /// Speedup ÷ DAG bound.
+    pub efficiency: f64,
+    /// Set when the block fell back to sequential execution.
+    pub fallback: Option<Fallback>,
+    /// Everything that did not match, as text.
+    pub mismatches: Vec<String>,
+    /// Projections for `--simulate-pools`.
+    pub simulated: Vec<Projection>,
+    #[serde(skip)]
+    shape: Option<DagShape>,
+}
+
+/// The aggregate of a replay; printed as the JSON summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplaySummary {
+    /// Blocks replayed.
+    pub blocks: usize,
+    /// Transactions replayed.
+    pub txs: usize,
+    /// Gas replayed.
+    pub gas: u64,
+    /// Blocks with at least one mismatch or error.
+    pub mismatches: usize,
+    /// Total sequential time (sum of per-block medians).
+    pub sequential_seconds: f64,
+    /// Pools used for the parallel run.
+    pub pools: usize,
+    /// Router used for the parallel run.
+    pub router: String,
+    /// Total parallel time (sum of per-block medians).
+    pub parallel_seconds: f64,
+    /// Aggregate speedup: total sequential ÷ total parallel time.
+    pub speedup: f64,
+    /// Transactions re-executed at commit.
+    pub reexecuted_txs: usize,
+    /// Gas re-executed at commit.
+    pub reexecuted_gas: u64,
+    /// Re-executed gas ÷ all gas.
+    pub reexecuted_gas_share: f64,
+    /// Aggregate DAG bound: total work ÷ Σ max(work ÷ pools, critical path).
+    pub dag_bound: f64,
+    /// Aggregate speedup ÷ aggregate DAG bound.
+    pub efficiency: f64,
+    /// Blocks that ran sequentially by the fallback.
+    pub fallback_blocks: usize,
+    /// Aggregate projections for `--simulate-pools`.
+    pub simulated: Vec<Projection>,
+    /// Per-block figures.
+    pub per_block: Vec<BlockReport>,
+}
+
+/// Runs the replay, writing one line per block and a summary to `out`.
+pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySummary> {
+    let mut dirs = Vec::new();
+    for path in &args.paths {
+        if !path.exists() {
+            bail!("{}: no such file or directory", path.display());
+        }
+        dirs.extend(find_block_dirs(path).with_context(|| format!("{}", path.display()))?);
+    }
+    let router = router::by_name(&args.router).context("unknown router")?;
+    switchyard_executors::execute::warm_up_precompiles();
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let executor = match args.pools {
+        0 => None,
+        pools => {
+            let executor = ParallelExecutor::in_process(pools)?;
+            let executor = if args.no_fallback {
+                executor.without_fallback()
+            } else {
+                executor
+            };
+            runtime.block_on(executor.calibrate())?;
+            Some(executor)
+        }
+    };
+
+    let bar = progress::bar(dirs.len() as u64, "replay");
+    let mut reports = Vec::with_capacity(dirs.len());
+    for dir in &dirs {
+        bar.set_message(
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        let report = match BlockFixture::load(dir) {
+            Ok(fixture) => runtime.block_on(replay_block(
+                args,
+                fixture,
+                executor.as_ref(),
+                router.as_ref(),
+            )),
+            Err(e) => BlockReport {
+                path: dir.clone(),
+                mismatches: vec![format!("cannot load: {e}")],
+                ..Default::default()
+            },
+        };
+        bar.suspend(|| writeln!(out, "{}", block_line(&report, args.pools)))?;
+        bar.inc(1);
+        reports.push(report);
+    }
+    bar.finish_and_clear();
+
+    let summary = summarize(args, reports);
+    for line in summary_lines(&summary) {
+        writeln!(out, "{line}")?;
+    }
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
+    }
+    Ok(summary)
+}
+
+async fn replay_block(
+    args: &ReplayArgs,
+    fixture: BlockFixture,
+    executor: Option<&ParallelExecutor>,
+    router: &dyn Router,
+) -> BlockReport {
+    let mut report = BlockReport {
+        number: fixture.block.number(),
+        path: fixture.path.clone(),
+        txs: fixture.block.txs.len(),
+        ..Default::default()
+    };
+    let mut state = fixture.state;
+    system::apply_pre_block(&mut state, &fixture.block);
+    let base = Arc::new(state);
+    let block = Arc::new(fixture.block);
+
+    // Sequential and parallel runs interleave, so drift affects both alike.
+    let mut sequential: Vec<(SequentialRun, u64)> = Vec::new();
+    let mut parallel: Vec<ParallelRun> = Vec::new();
+    for _ in 0..args.repeat {
+        let started = std::time::Instant::now();
+        let run = match execute_sequential(&block, base.clone()) {
+            Ok(run) => run,
+            Err(e) => {
+                report
+                    .mismatches
+                    .push(format!("sequential execution failed: {e}"));
+                return report;
+            }
+        };
+        sequential.push((run, started.elapsed().as_nanos() as u64));
+        if let Some(executor) = executor {
+            let oracle = &sequential[sequential.len() - 1].0.result.outcomes;
+            match executor
+                .execute(&block, base.clone(), router, Some(oracle))
+                .await
+            {
+                Ok(run) => parallel.push(run),
+                Err(e) => {
+                    report
+                        .mismatches
+                        .push(format!("parallel execution failed: {e}"));
+                    return report;
+                }
+            }
+        }
+    }
+    let seq_walls: Vec<u64> = sequential.iter().map(|(_, wall)| *wall).collect();
+    let median_seq = median_index(&seq_walls);
+    let reference = &sequential[median_seq].0;
+    report.gas = reference.result.gas_used;
+    report.sequential_seconds = secs(seq_walls[median_seq]);
+    for mismatch in check::against_header(&block, &reference.result) {
+        report
+            .mismatches
+            .push(format!("sequential vs chain: {mismatch}"));
+    }
+
+    let pools = args.pools.max(1);
+    let shape = DagShape::new(&block, &reference.result.outcomes, &reference.tx_nanos);
+    report.dag_bound = shape.bound(pools);
+    report.shape = Some(shape);
+
+    if !parallel.is_empty() {
+        for run in &parallel {
+            let mismatches: Vec<Mismatch> = check::against_header(&block, &run.result)
+                .into_iter()
+                .chain(check::against_reference(&reference.result, &run.result))
+                .collect();
+            for mismatch in mismatches {
+                report.mismatches.push(format!("parallel: {mismatch}"));
+            }
+        }
+        let walls: Vec<u64> = parallel.iter().map(|r| r.wall_nanos).collect();
+        let median = &parallel[median_index(&walls)];
+        report.parallel_seconds = secs(median.wall_nanos);
+        report.speedup = report.sequential_seconds / report.parallel_seconds.max(1e-12);
+        report.routing_seconds = secs(median.routing_nanos);
+        report.pools_seconds = secs(median.dispatch_nanos);
+        report.commit_seconds = secs(median.wall_nanos - median.dispatch_nanos);
+        report.reexecuted_txs = median.commit.reexecuted_txs();
+        report.reexecuted_gas = median.commit.reexecuted_gas;
+        report.efficiency = report.speedup / report.dag_bound;
+        report.fallback = median.fallback;
+    }
+
+    if !args.simulate_pools.is_empty() {
+        let costs = executor
+            .map(|e| e.cost_model())
+            .map_or(SimulationCosts::default(), |m| SimulationCosts {
+                dispatch_nanos: m.dispatch_ns.get().unwrap_or(0.0) as u64,
+                validate_nanos_per_tx: m.validate_ns_per_tx.get().unwrap_or(0.0) as u64,
+            });
+        report.simulated = project(&block, reference, router, &args.simulate_pools, costs);
+    }
+    report
+}
+
+/// Projections of one block onto each pool count in `pool_counts`.
+fn project(
+    block: &Block,
+    reference: &SequentialRun,
+    router: &dyn Router,
+    pool_counts: &[usize],
+    costs: SimulationCosts,
+) -> Vec<Projection> {
+    let gas_limits: Vec<u64> = block.txs.iter().map(|t| t.env.gas_limit).collect();
+    pool_counts
+        .iter()
+        .map(|&pools| {
+            let weights = vec![1.0; pools.max(1)];
+            let routing = router.route(&RouteInput {
+                block,
+                costs: &gas_limits,
+                pool_weights: &weights,
+                state: None,
+                oracle: Some(&reference.result.outcomes),
+            });
+            simulate(
+                block,
+                &reference.result.outcomes,
+                &reference.tx_nanos,
+                &routing,
+                pools,
+                costs,
+            )
+        })
+        .collect()
+}
+
+fn summarize(args: &ReplayArgs, per_block: Vec<BlockReport>) -> ReplaySummary {
+    let pools = args.pools.max(1);
+    let mut s = ReplaySummary {
+        blocks: per_block.len(),
+        pools: args.pools,
+        router: if args.pools == 0 {
+            "none".into()
+        } else {
+            args.router.clone()
+        },
+        ..Default::default()
+    };
+    let (mut work, mut dag_time) = (0f64, 0f64);
+    for b in &per_block {
+        s.txs += b.txs;
+        s.gas += b.gas;
+        s.mismatches += usize::from(!b.mismatches.is_empty());
+        s.sequential_seconds += b.sequential_seconds;
+        s.parallel_seconds += b.parallel_seconds;
+        s.reexecuted_txs += b.reexecuted_txs;
+        s.reexecuted_gas += b.reexecuted_gas;
+        s.fallback_blocks += usize::from(b.fallback.is_some());
+        if let Some(shape) = b.shape {
+            let total = shape.total_nanos as f64;
+            work += total;
+            dag_time += (total / pools as f64).max(shape.critical_nanos as f64);
+        }
+    }
+    s.dag_bound = if dag_time > 0.0 { work / dag_time } else { 1.0 };
+    if s.parallel_seconds > 0.0 {
+        s.speedup = s.sequential_seconds / s.parallel_seconds;
+        s.efficiency = s.speedup / s.dag_bound;
+    }
+    s.reexecuted_gas_share = if s.gas > 0 {
+        s.reexecuted_gas as f64 / s.gas as f64
+    } else {
+        0.0
+    };
+    s.simulated = args
+        .simulate_pools
+        .iter()
+        .enumerate()
+        .map(|(i, &pools)| {
+            let (mut makespan, mut total, mut reexecuted_gas) = (0u64, 0u64, 0u64);
+            for b in &per_block {
+                if let (Some(p), Some(shape)) = (b.simulated.get(i), b.shape) {
+                    makespan += p.makespan_nanos;
+                    total += shape.total_nanos;
+                    reexecuted_gas += p.reexecuted_gas;
+                }
+            }
+            Projection {
+                pools,
+                makespan_nanos: makespan,
+                speedup: if makespan > 0 {
+                    total as f64 / makespan as f64
+                } else {
+                    1.0
+                },
+                reexecuted_gas,
+            }
+        })
+        .collect();
+    s.per_block = per_block;
+    s
+}
+
+fn block_line(b: &BlockReport, pools: usize) -> String {
+    let status = if b.mismatches.is_empty() {
+        "ok".to_owned()
+    } else {
+        format!("MISMATCH {}", b.mismatches.join("; "))
+    };
+    let mut line = format!(
+        "block {:>9}  txs {:>5}  gas {:>10}  seq {:>9}",
+        b.number,
+        b.txs,
+        b.gas,
+        fmt_secs(b.sequential_seconds)
+    );
+    if pools > 0 && b.parallel_seconds > 0.0 {
+        line += &format!(
+            "  par {:>9}  {:>5.2}x  reexec {:>4} ({:>5.2}% gas)  dag {:>4.2}x  eff {:>3.0}%",
+            fmt_secs(b.parallel_seconds),
+            b.speedup,
+            b.reexecuted_txs,
+            100.0 * b.reexecuted_gas as f64 / b.gas.max(1) as f64,
+            b.dag_bound,
+            100.0 * b.efficiency,
+        );
+        if let Some(fallback) = &b.fallback {
+            line += &format!("  fallback={}", fallback_name(fallback));
+        }
+    }
+    format!("{line}  {status}")
+}
+
+fn fallback_name(f: &Fallback) -> String {
+    match f {
+        Fallback::Trivial => "trivial".into(),
+        Fallback::Serial { busiest_share } => format!("serial({:.0}%)", busiest_share * 100.0),
+        Fallback::NotWorthIt { predicted_speedup } => format!("predicted {predicted_speedup:.2}x"),
+    }
+}
+
+fn summary_lines(s: &ReplaySummary) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{} blocks, {} txs, {} gas: {} mismatching; sequential {}",
+        s.blocks,
+        s.txs,
+        s.gas,
+        s.mismatches,
+        fmt_secs(s.sequential_seconds)
+    )];
+    if s.pools > 0 {
+        lines.push(format!(
+            "parallel ({} pools, router {}): {}  speedup {:.2}x  DAG bound {:.2}x  efficiency {:.0}%  \
+             re-executed {} txs, {:.2}% of gas  fallback {} blocks",
+            s.pools,
+            s.router,
+            fmt_secs(s.parallel_seconds),
+            s.speedup,
+            s.dag_bound,
+            100.0 * s.efficiency,
+            s.reexecuted_txs,
+            100.0 * s.reexecuted_gas_share,
+            s.fallback_blocks
+        ));
+    }
+    for p in &s.simulated {
+        lines.push(format!(
+            "projected {:>2} pools: {:.2}x, re-executed {:.2}% of gas",
+            p.pools,
+            p.speedup,
+            100.0 * p.reexecuted_gas as f64 / s.gas.max(1) as f64
+        ));
+    }
+    lines
+}
+
+fn median_index(values: &[u64]) -> usize {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by_key(|i| values[*i]);
+    order[order.len() / 2]
+}
+
+fn secs(nanos: u64) -> f64 {
+    Duration::from_nanos(nanos).as_secs_f64()
+}
+
+fn fmt_secs(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.2}s")
+    } else {
+        format!("{:.2}ms", s * 1e3)
+    }
+}
