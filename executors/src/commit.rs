@@ -12,10 +12,14 @@ use crate::{
     block::Block,
     error::Result,
     execute::{ExecFailure, TxExecutor, TxOutcome},
+    pool::SpeculativeTx,
     sequential::{BlockResult, check_gas_pool},
     state::{Overlay, State, StateReader},
 };
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{Arc, mpsc},
+    time::Instant,
+};
 
 /// Returns `true` when every value in `reads` equals the value in `state`.
 pub fn validate(reads: &ReadSet, state: &impl StateReader) -> bool {
@@ -44,6 +48,9 @@ pub struct CommitReport {
     pub validate_nanos: u64,
     /// Time spent re-executing, in nanoseconds.
     pub reexecute_nanos: u64,
+    /// Speculative time of each transaction in its pool, as the pools reported it (0 where
+    /// none arrived).
+    pub speculative_nanos: Vec<u64>,
 }
 
 impl CommitReport {
@@ -59,9 +66,49 @@ impl CommitReport {
 pub fn ordered_commit(
     block: &Block,
     base: Arc<State>,
-    mut speculative: Vec<Option<Result<TxOutcome, ExecFailure>>>,
+    speculative: Vec<Option<Result<TxOutcome, ExecFailure>>>,
 ) -> Result<(BlockResult, CommitReport)> {
-    speculative.resize_with(block.txs.len(), || None);
+    let mut speculative = speculative.into_iter();
+    commit_with(block, base, |_| speculative.next().flatten())
+}
+
+/// Commits a block while its speculative results still arrive, in any order, on `results`.
+///
+/// Transaction `i` is committed as soon as its result (or, once every sender is gone, its
+/// absence) is known, so the commit trails the pools instead of following them.
+pub fn ordered_commit_streaming(
+    block: &Block,
+    base: Arc<State>,
+    results: mpsc::Receiver<SpeculativeTx>,
+) -> Result<(BlockResult, CommitReport)> {
+    let mut arrived: Vec<Option<Result<TxOutcome, ExecFailure>>> = vec![None; block.txs.len()];
+    let mut seen = vec![false; block.txs.len()];
+    let mut nanos = vec![0; block.txs.len()];
+    let mut open = true;
+    let (result, mut report) = commit_with(block, base, |i| {
+        while open && !seen[i] {
+            match results.recv() {
+                Ok(tx) if tx.index < seen.len() => {
+                    seen[tx.index] = true;
+                    nanos[tx.index] = tx.nanos;
+                    arrived[tx.index] = Some(tx.outcome);
+                }
+                Ok(_) => {}
+                Err(_) => open = false,
+            }
+        }
+        arrived[i].take()
+    })?;
+    report.speculative_nanos = nanos;
+    Ok((result, report))
+}
+
+/// The commit loop: `next(i)` yields transaction `i`'s speculative result, if any.
+fn commit_with(
+    block: &Block,
+    base: Arc<State>,
+    mut next: impl FnMut(usize) -> Option<Result<TxOutcome, ExecFailure>>,
+) -> Result<(BlockResult, CommitReport)> {
     let beneficiary = block.env.beneficiary();
     let spec = block.env.spec;
     let mut executor = TxExecutor::new(&block.env, Overlay::new(base));
@@ -71,8 +118,9 @@ pub fn ordered_commit(
         ..CommitReport::default()
     };
     let mut cumulative = 0u64;
-    for (tx, candidate) in block.txs.iter().zip(speculative) {
+    for tx in &block.txs {
         check_gas_pool(block, tx.index, cumulative)?;
+        let candidate = next(tx.index);
         let started = Instant::now();
         let valid = match candidate {
             Some(Ok(outcome)) if validate(&outcome.reads, executor.state()) => Some(outcome),

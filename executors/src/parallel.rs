@@ -2,11 +2,11 @@
 
 use crate::{
     block::Block,
-    commit::{CommitReport, ordered_commit},
+    commit::{CommitReport, ordered_commit, ordered_commit_streaming},
     cost::{CostModel, Ewma, Fallback, ParallelSample},
     error::Result,
-    execute::{ExecFailure, TxOutcome},
-    pool::{BatchRequest, BatchResponse, InProcessPool, PoolError, StateCatalog},
+    execute::TxOutcome,
+    pool::{BatchRequest, BatchResponse, InProcessPool, PoolError, ResultSink, StateCatalog},
     router::{RouteInput, Router, Routing},
     sequential::BlockResult,
     state::State,
@@ -211,45 +211,56 @@ where
         }
 
         let state = self.catalog.register(base.clone());
+        let (sink, results) = std::sync::mpsc::channel();
         let batches = routing.batches(n);
-        let calls = batches
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(pool, txs)| {
-                let request = BatchRequest {
-                    state,
-                    block: block.clone(),
-                    txs: txs.clone(),
-                };
-                let service = self.pools[pool].clone();
-                async move { (pool, service.oneshot(request).await) }
-            });
-        let responses = join_all(calls).await;
-        self.catalog.remove(state);
-        let before_commit_nanos = started.elapsed().as_nanos() as u64;
-
-        let mut speculative: Vec<Option<std::result::Result<TxOutcome, ExecFailure>>> =
-            vec![None; block.txs.len()];
-        let mut speculative_nanos = vec![0; block.txs.len()];
-        let mut pool_busy_nanos = vec![0; n];
-        let mut failed_pools = Vec::new();
-        for (pool, response) in responses {
-            match response {
-                Ok(response) => {
-                    pool_busy_nanos[pool] = response.busy_nanos;
-                    for tx in response.results {
-                        speculative_nanos[tx.index] = tx.nanos;
-                        speculative[tx.index] = Some(tx.outcome);
+        let calls = batches.iter().enumerate().filter(|(_, b)| !b.is_empty()).map(|(pool, txs)| {
+            let sink = ResultSink(sink.clone());
+            let request = BatchRequest {
+                state,
+                block: block.clone(),
+                txs: txs.clone(),
+                stream: Some(sink.clone()),
+            };
+            let service = self.pools[pool].clone();
+            async move {
+                let response = service.oneshot(request).await;
+                // A pool that does not stream (a remote one) answers with its results at once.
+                if let Ok(response) = &response {
+                    for tx in &response.results {
+                        let _ = sink.0.send(tx.clone());
                     }
                 }
+                (pool, response, Instant::now())
+            }
+        });
+        let calls: Vec<_> = calls.collect();
+        // Only the requests hold senders now: the stream ends when every pool is done.
+        drop(sink);
+        let commit = {
+            let (block, base) = (block.clone(), base.clone());
+            tokio::task::spawn_blocking(move || ordered_commit_streaming(&block, base, results))
+        };
+        let (responses, commit) = tokio::join!(join_all(calls), commit);
+        self.catalog.remove(state);
+        let pools_done = responses.iter().map(|(_, _, at)| *at).max().unwrap_or(started);
+        let before_commit_nanos = pools_done.saturating_duration_since(started).as_nanos() as u64;
+
+        let mut pool_busy_nanos = vec![0; n];
+        let mut failed_pools = Vec::new();
+        for (pool, response, _) in responses {
+            match response {
+                Ok(response) => pool_busy_nanos[pool] = response.busy_nanos,
                 Err(error) => {
                     tracing::warn!(pool, cause = %error, "pool failed; its transactions run at commit");
                     failed_pools.push((pool, error));
                 }
             }
         }
-        let (result, commit) = ordered_commit(block, base, speculative)?;
+        let (result, commit) = commit.map_err(|e| crate::Error::InvalidBlock {
+            number: block.number(),
+            reason: format!("commit task failed: {e}"),
+        })??;
+        let speculative_nanos = commit.speculative_nanos.clone();
         let wall_nanos = started.elapsed().as_nanos() as u64;
 
         self.learn(

@@ -37,7 +37,16 @@ pub struct BatchRequest {
     pub block: Arc<Block>,
     /// Block indices to execute, ascending.
     pub txs: Vec<usize>,
+    /// In process only: where to send each result as soon as it exists, so the commit can run
+    /// behind the pools instead of after them. Results sent here are not repeated in the
+    /// response.
+    #[serde(skip)]
+    pub stream: Option<ResultSink>,
 }
+
+/// The sending side of a stream of speculative results.
+#[derive(Debug, Clone)]
+pub struct ResultSink(pub mpsc::Sender<SpeculativeTx>);
 
 /// One speculative execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +147,7 @@ pub fn execute_batch(
     base: Arc<State>,
     block: &Block,
     txs: &[usize],
+    stream: Option<&ResultSink>,
 ) -> Result<BatchResponse, PoolError> {
     if let Some(&index) = txs.iter().find(|i| **i >= block.txs.len()) {
         return Err(PoolError::BadIndex {
@@ -157,11 +167,16 @@ pub fn execute_batch(
             state.apply(&outcome.writes);
             state.credit_fee(beneficiary, outcome.fee, block.env.spec);
         }
-        results.push(SpeculativeTx {
+        let result = SpeculativeTx {
             index,
             nanos: tx_started.elapsed().as_nanos() as u64,
             outcome,
-        });
+        };
+        match stream {
+            // A closed stream means the commit is gone; finishing the batch is harmless.
+            Some(sink) => drop(sink.0.send(result)),
+            None => results.push(result),
+        }
     }
     Ok(BatchResponse {
         results,
@@ -199,7 +214,12 @@ impl InProcessPool {
             .spawn(move || {
                 for Job { request, reply } in queue {
                     let response = match catalog.get(request.state) {
-                        Some(base) => execute_batch(base, &request.block, &request.txs),
+                        Some(base) => execute_batch(
+                            base,
+                            &request.block,
+                            &request.txs,
+                            request.stream.as_ref(),
+                        ),
                         None => Err(PoolError::UnknownState {
                             pool: id,
                             state: request.state,

@@ -32,7 +32,8 @@ pub struct BlockResult {
 
 impl BlockResult {
     /// Assembles the result from outcomes already committed into `post_state`.
-    pub fn new(block: &Block, outcomes: Vec<TxOutcome>, post_state: Overlay) -> Self {
+    pub fn new(block: &Block, outcomes: Vec<TxOutcome>, mut post_state: Overlay) -> Self {
+        post_state.settle_fees();
         let receipts = build_receipts(block, &outcomes);
         let receipts_root = receipts_root(block, &receipts);
         let gas_used = outcomes.iter().map(|o| o.gas_used).sum();

@@ -174,7 +174,14 @@ impl State {
 
     /// Folds a block's changes into this snapshot, producing the next block's base.
     pub fn apply(&mut self, overlay: &Overlay) {
-        for (address, change) in &overlay.changes {
+        let settled = overlay.settled_fee_change();
+        let pending = settled.as_ref().map(|(address, _)| *address);
+        let changes = overlay
+            .changes
+            .iter()
+            .filter(|(address, _)| Some(**address) != pending)
+            .chain(settled.as_ref().map(|(address, change)| (address, change)));
+        for (address, change) in changes {
             match change {
                 Change::Deleted => {
                     self.accounts.remove(address);
@@ -260,6 +267,43 @@ pub enum Change {
 pub struct Overlay {
     base: Arc<State>,
     changes: HashMap<Address, Change>,
+    fees: PendingFees,
+}
+
+/// Fee credits to the beneficiary not yet folded into its account.
+///
+/// Crediting is O(1) per transaction; the sum is applied whenever the beneficiary is read and
+/// folded in when a transaction writes the account (its write already includes the sum, since
+/// it read through this) or when the block is settled.
+#[derive(Debug, Clone, Copy)]
+struct PendingFees {
+    beneficiary: Address,
+    amount: U256,
+    /// At least one credit happened: the account counts as touched (EIP-161).
+    touched: bool,
+    spec: SpecId,
+}
+
+impl PendingFees {
+    const NONE: Self = Self {
+        beneficiary: Address::ZERO,
+        amount: U256::ZERO,
+        touched: false,
+        spec: SpecId::FRONTIER,
+    };
+
+    fn applies_to(&self, address: &Address) -> bool {
+        self.touched && self.beneficiary == *address
+    }
+
+    /// The beneficiary's account after the pending credits, as revm's `reward_beneficiary`
+    /// leaves it: touched even for a zero fee, so under EIP-161 an empty account is cleared,
+    /// and before it a missing one is created.
+    fn resolve(&self, info: Option<AccountInfo>) -> Option<AccountInfo> {
+        let mut info = info.unwrap_or_default();
+        info.balance = info.balance.saturating_add(self.amount);
+        (!(self.spec.is_enabled_in(SpecId::SPURIOUS_DRAGON) && info.is_empty())).then_some(info)
+    }
 }
 
 impl PartialEq for Overlay {
@@ -279,6 +323,7 @@ impl Overlay {
         Self {
             base,
             changes: HashMap::default(),
+            fees: PendingFees::NONE,
         }
     }
 
@@ -295,7 +340,8 @@ impl Overlay {
     /// The accounts whose state differs from the base, in full.
     pub fn post_state(&self) -> BTreeMap<Address, PostAccount> {
         let mut out = BTreeMap::new();
-        for address in self.changes.keys() {
+        let pending = self.fees.touched.then_some(&self.fees.beneficiary);
+        for address in self.changes.keys().chain(pending) {
             let resolve = |reader: &dyn StateReader| -> PostAccount {
                 let summary = reader.summary(address)?;
                 let base_slots = self.base.accounts.get(address).into_iter();
@@ -322,6 +368,11 @@ impl Overlay {
     /// Applies a transaction's write set.
     pub fn apply(&mut self, writes: &WriteSet) {
         for (address, write) in &writes.accounts {
+            if self.fees.applies_to(address) {
+                // The writer read the account through the pending credits: its value has them.
+                self.fees.amount = U256::ZERO;
+                self.fees.touched = false;
+            }
             match write {
                 AccountWrite::Deleted => {
                     self.changes.insert(*address, Change::Deleted);
@@ -363,27 +414,64 @@ impl Overlay {
         }
     }
 
-    /// Credits the block beneficiary with a transaction's fee, as revm's `reward_beneficiary`
-    /// would: the account is touched even for a zero fee, so under EIP-161 (Spurious Dragon) an
-    /// empty beneficiary is cleared, and before it a missing one is created.
+    /// Credits the block beneficiary with a transaction's fee, lazily (see [`PendingFees`]).
     pub fn credit_fee(&mut self, beneficiary: Address, fee: U256, spec: SpecId) {
-        let mut info = self.account(&beneficiary).unwrap_or_default();
-        info.balance = info.balance.saturating_add(fee);
-        let write = if spec.is_enabled_in(SpecId::SPURIOUS_DRAGON) && info.is_empty() {
-            if self.summary(&beneficiary).is_none() {
-                return;
-            }
-            AccountWrite::Deleted
-        } else {
-            AccountWrite::Updated {
-                info,
-                storage_cleared: false,
-                storage: Vec::new(),
-            }
+        if self.fees.touched && self.fees.beneficiary != beneficiary {
+            self.settle_fees();
+        }
+        self.fees.beneficiary = beneficiary;
+        self.fees.spec = spec;
+        self.fees.amount = self.fees.amount.saturating_add(fee);
+        self.fees.touched = true;
+    }
+
+    /// Folds pending fee credits into the beneficiary's account.
+    pub fn settle_fees(&mut self) {
+        if let Some((address, change)) = self.settled_fee_change() {
+            self.changes.insert(address, change);
+        }
+        self.fees = PendingFees::NONE;
+    }
+
+    /// The beneficiary's change with pending credits folded in, if any are pending.
+    fn settled_fee_change(&self) -> Option<(Address, Change)> {
+        if !self.fees.touched {
+            return None;
+        }
+        let address = self.fees.beneficiary;
+        let change = match self.fees.resolve(self.account_without_fees(&address)) {
+            None => Change::Deleted,
+            Some(info) => match self.changes.get(&address) {
+                Some(Change::Live {
+                    storage_cleared,
+                    storage,
+                    ..
+                }) => Change::Live {
+                    info,
+                    storage_cleared: *storage_cleared,
+                    storage: storage.clone(),
+                },
+                Some(Change::Deleted) => Change::Live {
+                    info,
+                    storage_cleared: true,
+                    storage: HashMap::default(),
+                },
+                None => Change::Live {
+                    info,
+                    storage_cleared: false,
+                    storage: HashMap::default(),
+                },
+            },
         };
-        self.apply(&WriteSet {
-            accounts: vec![(beneficiary, write)],
-        });
+        Some((address, change))
+    }
+
+    fn account_without_fees(&self, address: &Address) -> Option<AccountInfo> {
+        match self.changes.get(address) {
+            Some(Change::Deleted) => None,
+            Some(Change::Live { info, .. }) => Some(info.clone()),
+            None => self.base.account(address),
+        }
     }
 
     /// Applies a raw storage write outside any transaction (system contracts before a block).
@@ -406,14 +494,17 @@ impl Overlay {
 
 impl StateReader for Overlay {
     fn account(&self, address: &Address) -> Option<AccountInfo> {
-        match self.changes.get(address) {
-            Some(Change::Deleted) => None,
-            Some(Change::Live { info, .. }) => Some(info.clone()),
-            None => self.base.account(address),
+        let info = self.account_without_fees(address);
+        if self.fees.applies_to(address) {
+            return self.fees.resolve(info);
         }
+        info
     }
 
     fn summary(&self, address: &Address) -> Option<AccountSummary> {
+        if self.fees.applies_to(address) {
+            return self.account(address).as_ref().map(Into::into);
+        }
         match self.changes.get(address) {
             Some(Change::Deleted) => None,
             Some(Change::Live { info, .. }) => Some(info.into()),
@@ -422,6 +513,10 @@ impl StateReader for Overlay {
     }
 
     fn storage(&self, address: &Address, slot: &U256) -> U256 {
+        if self.fees.applies_to(address) && self.account(address).is_none() {
+            // Cleared by the fee touch (EIP-161): nothing of it remains.
+            return U256::ZERO;
+        }
         match self.changes.get(address) {
             Some(Change::Deleted) => U256::ZERO,
             Some(Change::Live {

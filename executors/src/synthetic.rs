@@ -97,6 +97,11 @@ impl BlockBuilder {
         self.env.block.beneficiary
     }
 
+    /// Gives `address` a balance in the pre-state (e.g. to let the beneficiary send).
+    pub fn fund(&mut self, address: Address, wei: U256) {
+        self.state.insert_account(address, wei, 0, None, []);
+    }
+
     /// Places `code` at `address` in the pre-state, with the given storage.
     pub fn deploy(&mut self, address: Address, code: &[u8], storage: &[(u64, u64)]) {
         let storage = storage

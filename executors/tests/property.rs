@@ -1,0 +1,118 @@
+//! Any routing onto any number of pools gives exactly the sequential result.
+//!
+//! Random blocks mix transfers among few accounts (heavy contention), shared-slot contract
+//! calls, state-dependent reverts, same-sender runs, creations, and transactions that read or
+//! pay the beneficiary. Each is routed by a random router, including `scatter`, which ignores
+//! every affinity, onto 1 to 8 pools with the fallback disabled.
+
+use alloy_primitives::{Address, Bytes, TxKind, U256, address};
+use proptest::prelude::*;
+use std::sync::{Arc, OnceLock};
+use switchyard_executors::{
+    check, execute_sequential,
+    parallel::ParallelExecutor,
+    router::{self, Router, ScatterRouter},
+    synthetic::{
+        BlockBuilder, CAPPED_COUNTER_CODE, COINBASE_READER_CODE, COUNTER_CODE, account,
+    },
+};
+
+const COUNTERS: [Address; 2] = [
+    address!("0000000000000000000000000000000000c0ffe1"),
+    address!("0000000000000000000000000000000000c0ffe2"),
+];
+const CAPPED: Address = address!("0000000000000000000000000000000000ca9ed0");
+const COINBASE_READER: Address = address!("0000000000000000000000000000000000cb0001");
+
+#[derive(Debug, Clone)]
+enum Op {
+    Transfer { from: usize, to: usize, value: u64 },
+    Bump { from: usize, contract: usize, slot: u64 },
+    Capped { from: usize, slot: u64 },
+    ReadCoinbase { from: usize },
+    PayCoinbase { from: usize },
+    FromCoinbase { to: usize },
+    Create { from: usize },
+}
+
+fn op(accounts: usize) -> impl Strategy<Value = Op> {
+    let a = 0..accounts;
+    prop_oneof![
+        4 => (a.clone(), a.clone(), 1..1000u64).prop_map(|(from, to, value)| Op::Transfer { from, to, value }),
+        3 => (a.clone(), 0..2usize, 0..3u64).prop_map(|(from, contract, slot)| Op::Bump { from, contract, slot }),
+        2 => (a.clone(), 0..2u64).prop_map(|(from, slot)| Op::Capped { from, slot }),
+        1 => a.clone().prop_map(|from| Op::ReadCoinbase { from }),
+        1 => a.clone().prop_map(|from| Op::PayCoinbase { from }),
+        1 => a.clone().prop_map(|to| Op::FromCoinbase { to }),
+        1 => a.prop_map(|from| Op::Create { from }),
+    ]
+}
+
+fn scenario() -> impl Strategy<Value = (usize, Vec<Op>, usize, usize, u64)> {
+    (2..12usize).prop_flat_map(|accounts| {
+        (
+            Just(accounts),
+            prop::collection::vec(op(accounts), 1..48),
+            0..5usize,
+            1..=8usize,
+            any::<u64>(),
+        )
+    })
+}
+
+fn build(accounts: usize, ops: &[Op]) -> (switchyard_executors::Block, switchyard_executors::State) {
+    let mut b = BlockBuilder::new(accounts);
+    for c in COUNTERS {
+        b.deploy(c, COUNTER_CODE, &[(0, 1)]);
+    }
+    b.deploy(CAPPED, CAPPED_COUNTER_CODE, &[]);
+    b.deploy(COINBASE_READER, COINBASE_READER_CODE, &[]);
+    let coinbase = b.beneficiary();
+    b.fund(coinbase, U256::from(10u128.pow(20)));
+    for op in ops {
+        match *op {
+            Op::Transfer { from, to, value } => b.transfer(account(from), account(to), value),
+            Op::Bump { from, contract, slot } => b.bump(account(from), COUNTERS[contract], slot),
+            Op::Capped { from, slot } => b.bump(account(from), CAPPED, slot),
+            Op::ReadCoinbase { from } => b.bump(account(from), COINBASE_READER, 0),
+            Op::PayCoinbase { from } => b.transfer(account(from), coinbase, 5),
+            Op::FromCoinbase { to } => b.transfer(coinbase, account(to), 7),
+            Op::Create { from } => b.create(account(from)),
+        }
+    }
+    // A failing creation and an out-of-gas call, so halts and reverts are in the mix.
+    b.push(account(0), TxKind::Create, U256::ZERO, Bytes::from_static(&[0xfe]), 60_000);
+    b.push(account(1), TxKind::Call(COUNTERS[0]), U256::ZERO, Bytes::new(), 21_100);
+    b.build()
+}
+
+fn executors() -> &'static Vec<ParallelExecutor> {
+    static EXECUTORS: OnceLock<Vec<ParallelExecutor>> = OnceLock::new();
+    EXECUTORS.get_or_init(|| {
+        (1..=8)
+            .map(|pools| ParallelExecutor::in_process(pools).expect("pools").without_fallback())
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_routing_is_exact((accounts, ops, router, pools, seed) in scenario()) {
+        let (block, state) = build(accounts, &ops);
+        let block = Arc::new(block);
+        let base = Arc::new(state);
+        let reference = execute_sequential(&block, base.clone()).expect("sequential").result;
+        let router: Box<dyn Router> = match router {
+            0 => Box::new(ScatterRouter { seed }),
+            i => router::by_name(["round-robin", "sender", "contract", "oracle"][i - 1]).unwrap(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let run = runtime
+            .block_on(executors()[pools - 1].execute(&block, base, router.as_ref(), Some(&reference.outcomes)))
+            .expect("parallel");
+        let mismatches = check::against_reference(&reference, &run.result);
+        prop_assert!(mismatches.is_empty(), "{} on {pools} pools: {mismatches:?}", router.name());
+    }
+}
