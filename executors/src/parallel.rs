@@ -213,26 +213,30 @@ where
         let state = self.catalog.register(base.clone());
         let (sink, results) = std::sync::mpsc::channel();
         let batches = routing.batches(n);
-        let calls = batches.iter().enumerate().filter(|(_, b)| !b.is_empty()).map(|(pool, txs)| {
-            let sink = ResultSink(sink.clone());
-            let request = BatchRequest {
-                state,
-                block: block.clone(),
-                txs: txs.clone(),
-                stream: Some(sink.clone()),
-            };
-            let service = self.pools[pool].clone();
-            async move {
-                let response = service.oneshot(request).await;
-                // A pool that does not stream (a remote one) answers with its results at once.
-                if let Ok(response) = &response {
-                    for tx in &response.results {
-                        let _ = sink.0.send(tx.clone());
+        let calls = batches
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(pool, txs)| {
+                let sink = ResultSink(sink.clone());
+                let request = BatchRequest {
+                    state,
+                    block: block.clone(),
+                    txs: txs.clone(),
+                    stream: Some(sink.clone()),
+                };
+                let service = self.pools[pool].clone();
+                async move {
+                    let response = service.oneshot(request).await;
+                    // A pool that does not stream (a remote one) answers with its results at once.
+                    if let Ok(response) = &response {
+                        for tx in &response.results {
+                            let _ = sink.0.send(tx.clone());
+                        }
                     }
+                    (pool, response, Instant::now())
                 }
-                (pool, response, Instant::now())
-            }
-        });
+            });
         let calls: Vec<_> = calls.collect();
         // Only the requests hold senders now: the stream ends when every pool is done.
         drop(sink);
@@ -242,7 +246,11 @@ where
         };
         let (responses, commit) = tokio::join!(join_all(calls), commit);
         self.catalog.remove(state);
-        let pools_done = responses.iter().map(|(_, _, at)| *at).max().unwrap_or(started);
+        let pools_done = responses
+            .iter()
+            .map(|(_, _, at)| *at)
+            .max()
+            .unwrap_or(started);
         let before_commit_nanos = pools_done.saturating_duration_since(started).as_nanos() as u64;
 
         let mut pool_busy_nanos = vec![0; n];

@@ -605,7 +605,7 @@ impl<'de> Deserialize<'de> for Quantity {
             Raw::Number(n) => Ok(Self(U256::from(n))),
             Raw::Text(s) => {
                 let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-                    Some(hex) if hex.is_empty() => Ok(U256::ZERO),
+                    Some("") => Ok(U256::ZERO),
                     Some(hex) => U256::from_str_radix(hex, 16),
                     None => U256::from_str_radix(&s, 10),
                 };

@@ -12,9 +12,7 @@ use switchyard_executors::{
     check, execute_sequential,
     parallel::ParallelExecutor,
     router::{self, Router, ScatterRouter},
-    synthetic::{
-        BlockBuilder, CAPPED_COUNTER_CODE, COINBASE_READER_CODE, COUNTER_CODE, account,
-    },
+    synthetic::{BlockBuilder, CAPPED_COUNTER_CODE, COINBASE_READER_CODE, COUNTER_CODE, account},
 };
 
 const COUNTERS: [Address; 2] = [
@@ -26,13 +24,32 @@ const COINBASE_READER: Address = address!("0000000000000000000000000000000000cb0
 
 #[derive(Debug, Clone)]
 enum Op {
-    Transfer { from: usize, to: usize, value: u64 },
-    Bump { from: usize, contract: usize, slot: u64 },
-    Capped { from: usize, slot: u64 },
-    ReadCoinbase { from: usize },
-    PayCoinbase { from: usize },
-    FromCoinbase { to: usize },
-    Create { from: usize },
+    Transfer {
+        from: usize,
+        to: usize,
+        value: u64,
+    },
+    Bump {
+        from: usize,
+        contract: usize,
+        slot: u64,
+    },
+    Capped {
+        from: usize,
+        slot: u64,
+    },
+    ReadCoinbase {
+        from: usize,
+    },
+    PayCoinbase {
+        from: usize,
+    },
+    FromCoinbase {
+        to: usize,
+    },
+    Create {
+        from: usize,
+    },
 }
 
 fn op(accounts: usize) -> impl Strategy<Value = Op> {
@@ -60,7 +77,10 @@ fn scenario() -> impl Strategy<Value = (usize, Vec<Op>, usize, usize, u64)> {
     })
 }
 
-fn build(accounts: usize, ops: &[Op]) -> (switchyard_executors::Block, switchyard_executors::State) {
+fn build(
+    accounts: usize,
+    ops: &[Op],
+) -> (switchyard_executors::Block, switchyard_executors::State) {
     let mut b = BlockBuilder::new(accounts);
     for c in COUNTERS {
         b.deploy(c, COUNTER_CODE, &[(0, 1)]);
@@ -72,7 +92,11 @@ fn build(accounts: usize, ops: &[Op]) -> (switchyard_executors::Block, switchyar
     for op in ops {
         match *op {
             Op::Transfer { from, to, value } => b.transfer(account(from), account(to), value),
-            Op::Bump { from, contract, slot } => b.bump(account(from), COUNTERS[contract], slot),
+            Op::Bump {
+                from,
+                contract,
+                slot,
+            } => b.bump(account(from), COUNTERS[contract], slot),
             Op::Capped { from, slot } => b.bump(account(from), CAPPED, slot),
             Op::ReadCoinbase { from } => b.bump(account(from), COINBASE_READER, 0),
             Op::PayCoinbase { from } => b.transfer(account(from), coinbase, 5),
@@ -81,8 +105,20 @@ fn build(accounts: usize, ops: &[Op]) -> (switchyard_executors::Block, switchyar
         }
     }
     // A failing creation and an out-of-gas call, so halts and reverts are in the mix.
-    b.push(account(0), TxKind::Create, U256::ZERO, Bytes::from_static(&[0xfe]), 60_000);
-    b.push(account(1), TxKind::Call(COUNTERS[0]), U256::ZERO, Bytes::new(), 21_100);
+    b.push(
+        account(0),
+        TxKind::Create,
+        U256::ZERO,
+        Bytes::from_static(&[0xfe]),
+        60_000,
+    );
+    b.push(
+        account(1),
+        TxKind::Call(COUNTERS[0]),
+        U256::ZERO,
+        Bytes::new(),
+        21_100,
+    );
     b.build()
 }
 
@@ -90,7 +126,11 @@ fn executors() -> &'static Vec<ParallelExecutor> {
     static EXECUTORS: OnceLock<Vec<ParallelExecutor>> = OnceLock::new();
     EXECUTORS.get_or_init(|| {
         (1..=8)
-            .map(|pools| ParallelExecutor::in_process(pools).expect("pools").without_fallback())
+            .map(|pools| {
+                ParallelExecutor::in_process(pools)
+                    .expect("pools")
+                    .without_fallback()
+            })
             .collect()
     })
 }
