@@ -2,7 +2,7 @@
 //!
 //! [`TxExecutor`] keeps one EVM per block and state view. Each transaction runs in a fresh
 //! journal, so every read reaches the database and is captured. The beneficiary's fee is not
-//! credited inside the EVM: [`DeferredFeeHandler`] records it instead, so fee credits never make
+//! credited inside the EVM: a handler that overrides `reward_beneficiary` records it instead, so fee credits never make
 //! two transactions conflict. A transaction that truly reads the beneficiary still loads it
 //! through the database, and that read is captured and validated like any other.
 

@@ -414,7 +414,8 @@ impl Overlay {
         }
     }
 
-    /// Credits the block beneficiary with a transaction's fee, lazily (see [`PendingFees`]).
+    /// Credits the block beneficiary with a transaction's fee, lazily: the sum is added on reads
+    /// of the beneficiary and folded in when it is written or the block settles.
     pub fn credit_fee(&mut self, beneficiary: Address, fee: U256, spec: SpecId) {
         if self.fees.touched && self.fees.beneficiary != beneficiary {
             self.settle_fees();
