@@ -1,0 +1,192 @@
+//! The model file: a versioned JSON document holding the classifier, the feature schema it
+//! was trained under, the conflict-rate table, the threshold and a training summary.
+//!
+//! [`Model::load`] checks, in this order: the JSON parses, the `format` and `format_version`
+//! are this build's, the feature schema (version and hash) is this build's, and the classifier
+//! is well formed. Each failure is a typed [`Error`]; nothing falls back silently.
+
+use crate::{
+    classifier::Classifier,
+    error::{Error, Result},
+    eval::{PairMetrics, ThresholdChoice},
+    facts::TxFacts,
+    features::{FEATURE_NAMES, Features, SCHEMA_VERSION, pair_features, schema_hash},
+    rates::RateTable,
+};
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, path::Path};
+
+/// The `format` field of every model file.
+pub const MODEL_FORMAT: &str = "switchyard-conflict-model";
+/// The model file layout version (independent of the feature schema).
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// The feature schema a model was trained under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    /// [`SCHEMA_VERSION`] at training time.
+    pub version: u32,
+    /// [`schema_hash`] at training time.
+    pub hash: String,
+    /// The feature names, in order (for people; the hash is what is checked).
+    pub features: Vec<String>,
+}
+
+impl Schema {
+    /// This build's schema.
+    pub fn current() -> Self {
+        Self {
+            version: SCHEMA_VERSION,
+            hash: schema_hash(),
+            features: FEATURE_NAMES.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+/// What the model was trained on and how it did on held-out blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// Blocks trained on.
+    pub train_blocks: Vec<u64>,
+    /// Blocks held out for evaluation.
+    pub test_blocks: Vec<u64>,
+    /// Candidate pairs trained on.
+    pub train_pairs: u64,
+    /// Conflicting pairs among them.
+    pub train_positives: u64,
+    /// Metrics on the held-out pairs at the stored threshold.
+    pub holdout: PairMetrics,
+    /// Metrics of the heuristics on the same held-out pairs.
+    pub baselines: BTreeMap<String, PairMetrics>,
+}
+
+/// A trained conflict model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// Always [`MODEL_FORMAT`].
+    pub format: String,
+    /// Always [`MODEL_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The feature schema it expects.
+    pub schema: Schema,
+    /// Pairs scoring at least this are predicted to conflict.
+    pub threshold: f32,
+    /// How the threshold was chosen.
+    pub threshold_choice: ThresholdChoice,
+    /// The classifier.
+    pub classifier: Classifier,
+    /// Conflict rates per (contract, selector).
+    pub rates: RateTable,
+    /// The training data and held-out quality.
+    pub training: TrainingSummary,
+}
+
+impl Model {
+    /// Assembles a model under this build's schema.
+    pub fn new(
+        classifier: Classifier,
+        rates: RateTable,
+        threshold_choice: ThresholdChoice,
+        training: TrainingSummary,
+    ) -> Self {
+        Self {
+            format: MODEL_FORMAT.to_owned(),
+            format_version: MODEL_FORMAT_VERSION,
+            schema: Schema::current(),
+            threshold: threshold_choice.threshold,
+            threshold_choice,
+            classifier,
+            rates,
+            training,
+        }
+    }
+
+    /// Loads and checks a model file (see the module docs).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+        Self::from_json(&text, path)
+    }
+
+    /// Parses and checks a model document; `path` names it in errors.
+    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
+        let corrupt = |reason: String| Error::CorruptModel {
+            path: path.to_owned(),
+            reason,
+        };
+        // Header first: a file of another format or schema is named as such, even when the
+        // rest of its layout differs too.
+        #[derive(Deserialize)]
+        struct Header {
+            format: String,
+            format_version: u32,
+            schema: SchemaHeader,
+        }
+        #[derive(Deserialize)]
+        struct SchemaHeader {
+            version: u32,
+            hash: String,
+        }
+        let header: Header = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        if header.format != MODEL_FORMAT || header.format_version != MODEL_FORMAT_VERSION {
+            return Err(corrupt(format!(
+                "format {:?} v{}, expected {MODEL_FORMAT:?} v{MODEL_FORMAT_VERSION}",
+                header.format, header.format_version
+            )));
+        }
+        let expected = Schema::current();
+        if header.schema.version != expected.version || header.schema.hash != expected.hash {
+            return Err(Error::SchemaMismatch {
+                path: path.to_owned(),
+                expected_version: expected.version,
+                expected_hash: expected.hash,
+                found_version: header.schema.version,
+                found_hash: header.schema.hash,
+            });
+        }
+        let model: Self = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        model.classifier.check().map_err(corrupt)?;
+        if !model.threshold.is_finite() {
+            return Err(corrupt(format!(
+                "threshold {} is not finite",
+                model.threshold
+            )));
+        }
+        Ok(model)
+    }
+
+    /// The model as pretty JSON (deterministic: same model, same bytes).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a model always serializes")
+    }
+
+    /// Writes the model file (through a temporary file, so a reader never sees half of it).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, self.to_json() + "\n").map_err(Error::io(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(Error::io(path))
+    }
+
+    /// Features of the pair `(a, b)` at block indices `i < j` of a block of `n`.
+    pub fn features(&self, a: &TxFacts, b: &TxFacts, i: usize, j: usize, n: usize) -> Features {
+        pair_features(a, b, i, j, n, &self.rates)
+    }
+
+    /// P(conflict) of the pair `(a, b)` at block indices `i < j` of a block of `n`.
+    pub fn score(&self, a: &TxFacts, b: &TxFacts, i: usize, j: usize, n: usize) -> f32 {
+        self.classifier.probability(&self.features(a, b, i, j, n))
+    }
+
+    /// Whether the pair is predicted to conflict.
+    pub fn predicts_conflict(
+        &self,
+        a: &TxFacts,
+        b: &TxFacts,
+        i: usize,
+        j: usize,
+        n: usize,
+    ) -> bool {
+        self.score(a, b, i, j, n) >= self.threshold
+    }
+}

@@ -1,0 +1,77 @@
+//! Candidate pairs: transactions of one block that share a candidate key.
+//!
+//! An index from each candidate address to the transactions holding it yields the pairs, so
+//! the cost grows with the pairs that share keys, never with n². Same-sender pairs are left
+//! out: the router always merges them, so the model never decides them.
+//!
+//! **Hot keys.** A key held by m transactions would give m²/2 pairs (a popular token or
+//! router). Each transaction is paired only with the [`HOT_KEY_WINDOW`] transactions that
+//! most recently held the same key before it, which bounds a key's pairs by
+//! m × [`HOT_KEY_WINDOW`]. Union-find makes groups transitive, so a chain of conflicts
+//! through one key stays connected through its nearest links.
+
+use crate::facts::TxFacts;
+use alloy_primitives::{Address, map::HashMap};
+
+/// How many earlier holders of the same key a transaction is paired with.
+pub const HOT_KEY_WINDOW: usize = 32;
+
+/// Candidate pairs `(i, j)` with `i < j`, sorted and distinct.
+pub fn candidate_pairs(txs: &[TxFacts]) -> Vec<(u32, u32)> {
+    let mut holders: HashMap<Address, Vec<u32>> = HashMap::default();
+    let mut pairs = Vec::new();
+    for (j, tx) in txs.iter().enumerate() {
+        let j = j as u32;
+        for key in tx.candidate_addresses() {
+            let list = holders.entry(key).or_default();
+            let start = list.len().saturating_sub(HOT_KEY_WINDOW);
+            for &i in &list[start..] {
+                if txs[i as usize].sender != tx.sender {
+                    pairs.push((i, j));
+                }
+            }
+            list.push(j);
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(sender: u8, to: u8) -> TxFacts {
+        TxFacts {
+            sender: Address::repeat_byte(sender),
+            to: Some(Address::repeat_byte(to)),
+            selector: None,
+            calldata: Vec::new(),
+            gas_limit: 21_000,
+            moved_value: true,
+            to_has_code: false,
+        }
+    }
+
+    #[test]
+    fn unrelated_senders_give_no_pairs() {
+        let txs: Vec<TxFacts> = (0..100).map(|i| tx(i, 100 + i)).collect();
+        assert!(candidate_pairs(&txs).is_empty());
+    }
+
+    #[test]
+    fn shared_target_pairs_and_same_sender_is_skipped() {
+        let txs = vec![tx(1, 9), tx(2, 9), tx(1, 9), tx(3, 4)];
+        assert_eq!(candidate_pairs(&txs), vec![(0, 1), (1, 2)]);
+    }
+
+    #[test]
+    fn hot_key_pairs_are_bounded_by_the_window() {
+        let m = 1_000;
+        let txs: Vec<TxFacts> = (0..m).map(|i| tx((i % 250) as u8, 255)).collect();
+        let pairs = candidate_pairs(&txs);
+        assert!(pairs.len() <= m * HOT_KEY_WINDOW, "{} pairs", pairs.len());
+        assert!(pairs.len() >= (m - HOT_KEY_WINDOW) * (HOT_KEY_WINDOW - 1));
+    }
+}

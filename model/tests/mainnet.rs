@@ -1,0 +1,242 @@
+//! The model on the shared mainnet blocks: every block executed sequentially, logged, read
+//! back, trained on 30 blocks and evaluated on the other 12; then the router on the held-out
+//! blocks against the true dependencies.
+//!
+//! Skips (with a message) when the mainnet data is absent.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, OnceLock},
+};
+use switchyard_executors::{
+    Block, BlockFixture, State, TxOutcome,
+    block::find_block_dirs,
+    execute_sequential,
+    fixtures::mainnet_dir,
+    router::{ContractRouter, OracleRouter, RouteInput, Router, true_dependencies},
+    system,
+};
+use switchyard_model::{
+    BlockRecord, ModelRouter, TrafficLogReader, TrafficLogWriter, TxExec,
+    train::{Algo, TrainOptions, train_records},
+};
+
+struct Executed {
+    block: Block,
+    state: Arc<State>,
+    outcomes: Vec<TxOutcome>,
+}
+
+struct Mainnet {
+    executed: Vec<Executed>,
+    records: Vec<BlockRecord>,
+}
+
+/// Executes every shared block once per test binary.
+fn mainnet() -> Option<&'static Mainnet> {
+    static DATA: OnceLock<Option<Mainnet>> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = mainnet_dir()?;
+        let mut executed = Vec::new();
+        let mut records = Vec::new();
+        for path in find_block_dirs(&dir).expect("block folders") {
+            let fixture = BlockFixture::load(&path).expect("fixture");
+            let mut state = fixture.state;
+            system::apply_pre_block(&mut state, &fixture.block);
+            let state = Arc::new(state);
+            let run = execute_sequential(&fixture.block, state.clone()).expect("sequential run");
+            let exec: Vec<TxExec> = run
+                .tx_nanos
+                .iter()
+                .map(|nanos| TxExec {
+                    pool: 0,
+                    reexecuted: false,
+                    nanos: *nanos,
+                })
+                .collect();
+            let record = BlockRecord::from_execution(
+                &fixture.block,
+                &run.result.outcomes,
+                &exec,
+                Some(state.as_ref()),
+            )
+            .expect("record");
+            records.push(record);
+            executed.push(Executed {
+                block: fixture.block,
+                state,
+                outcomes: run.result.outcomes,
+            });
+        }
+        Some(Mainnet { executed, records })
+    })
+    .as_ref()
+}
+
+macro_rules! mainnet_or_skip {
+    () => {
+        match mainnet() {
+            Some(data) => data,
+            None => {
+                eprintln!("SKIPPED: no mainnet data; set SWITCHYARD_MAINNET_DIR or place it at ../shared/data/mainnet");
+                return;
+            }
+        }
+    };
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchyard-model-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn options(algo: Algo) -> TrainOptions {
+    TrainOptions {
+        algo,
+        holdout_fraction: 12.0 / 42.0,
+        ..TrainOptions::default()
+    }
+}
+
+#[test]
+fn logs_of_all_blocks_round_trip() {
+    let data = mainnet_or_skip!();
+    let dir = temp_dir("mainnet-logs");
+    {
+        let mut writer = TrafficLogWriter::create(&dir).expect("writer");
+        for record in &data.records {
+            writer.append(record).expect("append");
+        }
+    }
+    let read = TrafficLogReader::read_all(&dir).expect("read back");
+    assert_eq!(read, data.records);
+    assert_eq!(read.len(), 42);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn logistic_on_30_blocks_generalises_to_12() {
+    let data = mainnet_or_skip!();
+    let (model, report) =
+        train_records(&data.records, &options(Algo::Logistic), &mut |_| {}).expect("train");
+    eprintln!("logistic: {}", serde_json::to_string(&report).unwrap());
+    assert_eq!((report.train_blocks, report.test_blocks), (30, 12));
+    assert!(report.auc >= 0.90, "auc {}", report.auc);
+    assert!(report.recall >= 0.85, "recall {}", report.recall);
+    assert!(report.precision >= 0.70, "precision {}", report.precision);
+    let contract = report.baselines["same_contract"];
+    assert!(
+        report.auc > contract.auc,
+        "model auc {} vs same-contract {}",
+        report.auc,
+        contract.auc
+    );
+    assert_eq!(report.baselines["never"].recall, 0.0);
+    // Two runs give byte-identical model files.
+    let (again, _) =
+        train_records(&data.records, &options(Algo::Logistic), &mut |_| {}).expect("train");
+    assert_eq!(model.to_json(), again.to_json());
+}
+
+#[test]
+fn tree_on_30_blocks_generalises_to_12() {
+    let data = mainnet_or_skip!();
+    let (_, report) =
+        train_records(&data.records, &options(Algo::Tree), &mut |_| {}).expect("train");
+    eprintln!("tree: {}", serde_json::to_string(&report).unwrap());
+    assert_eq!((report.train_blocks, report.test_blocks), (30, 12));
+    assert!(report.auc >= 0.90, "auc {}", report.auc);
+    assert!(report.recall >= 0.85, "recall {}", report.recall);
+    assert!(report.precision >= 0.70, "precision {}", report.precision);
+}
+
+/// Share of true dependencies split across groups (each one costs a re-execution at commit)
+/// and the largest group's share of the gas (the cap on parallel speedup).
+fn routing_quality(router: &dyn Router, e: &Executed) -> (usize, usize, u64, u64) {
+    let costs: Vec<u64> = e.block.txs.iter().map(|t| t.gas_limit()).collect();
+    let input = RouteInput {
+        block: &e.block,
+        costs: &costs,
+        pool_weights: &[1.0, 1.0],
+        state: Some(e.state.as_ref()),
+        oracle: Some(&e.outcomes),
+    };
+    let routing = router.route(&input);
+    let mut group_of = vec![0; e.block.txs.len()];
+    for (g, group) in routing.groups.iter().enumerate() {
+        for tx in &group.txs {
+            group_of[*tx] = g;
+        }
+    }
+    let deps = true_dependencies(&e.block, &e.outcomes);
+    let split = deps
+        .iter()
+        .filter(|(j, i)| group_of[*j] != group_of[*i])
+        .count();
+    let gas: Vec<u64> = e.outcomes.iter().map(|o| o.gas_used).collect();
+    let largest = routing
+        .groups
+        .iter()
+        .map(|g| g.txs.iter().map(|t| gas[*t]).sum::<u64>())
+        .max()
+        .unwrap_or(0);
+    (split, deps.len(), largest, gas.iter().sum())
+}
+
+#[test]
+fn model_router_on_held_out_blocks() {
+    let data = mainnet_or_skip!();
+    let (model, _) =
+        train_records(&data.records, &options(Algo::Logistic), &mut |_| {}).expect("train");
+    let held: Vec<u64> = model.training.test_blocks.clone();
+    let router = ModelRouter::new(model);
+    assert_eq!(router.name(), "model");
+    let mut totals = [(0usize, 0usize, 0u64, 0u64); 3];
+    for e in data
+        .executed
+        .iter()
+        .filter(|e| held.contains(&e.block.number()))
+    {
+        for (k, r) in [&router as &dyn Router, &ContractRouter, &OracleRouter]
+            .into_iter()
+            .enumerate()
+        {
+            let (split, deps, largest, gas) = routing_quality(r, e);
+            totals[k].0 += split;
+            totals[k].1 += deps;
+            totals[k].2 += largest;
+            totals[k].3 += gas;
+        }
+    }
+    for (name, t) in ["model", "contract", "oracle"].iter().zip(totals) {
+        eprintln!(
+            "{name}: {} of {} true dependencies split across groups; largest group {:.3} of gas",
+            t.0,
+            t.1,
+            t.2 as f64 / t.3 as f64
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn per_block_pairs() {
+    let data = mainnet_or_skip!();
+    for r in &data.records {
+        let b = switchyard_model::dataset::BlockPairs::from_record(r);
+        let same_to = b
+            .pairs
+            .iter()
+            .filter(|(i, j)| b.facts[*i as usize].to == b.facts[*j as usize].to)
+            .count();
+        eprintln!(
+            "{:>9} txs {:>4} pairs {:>6} pos {:>6} same_to {:>6}",
+            r.number,
+            r.txs.len(),
+            b.pairs.len(),
+            b.positives(),
+            same_to
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! The model file: deterministic training, save and load, and refusal of other schemas and
+//! corrupt files.
+
+use std::path::PathBuf;
+use switchyard_model::{
+    Error, Model, TrafficLogWriter,
+    test_utils::synthetic_records,
+    train::{Algo, TrainOptions, TrainProgress, train, train_records},
+};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchyard-model-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn trained(algo: Algo) -> Model {
+    let records = synthetic_records(24, 120, 11);
+    let opts = TrainOptions {
+        algo,
+        ..TrainOptions::default()
+    };
+    train_records(&records, &opts, &mut |_| {}).unwrap().0
+}
+
+#[test]
+fn logistic_training_is_deterministic() {
+    assert_eq!(
+        trained(Algo::Logistic).to_json(),
+        trained(Algo::Logistic).to_json()
+    );
+}
+
+#[test]
+fn train_from_logs_writes_a_model_that_loads() {
+    let dir = temp_dir("train");
+    {
+        let mut writer = TrafficLogWriter::create(dir.join("logs")).unwrap();
+        for record in synthetic_records(24, 120, 5) {
+            writer.append(&record).unwrap();
+        }
+    }
+    let out = dir.join("model.json");
+    let opts = TrainOptions {
+        logs: dir.join("logs"),
+        out: Some(out.clone()),
+        ..TrainOptions::default()
+    };
+    let mut steps = Vec::new();
+    let report = train(&opts, &mut |p| steps.push(p)).unwrap();
+    assert_eq!(steps.last(), Some(&TrainProgress::Done));
+    let json = serde_json::to_value(&report).unwrap();
+    for key in [
+        "pairs",
+        "precision",
+        "recall",
+        "f1",
+        "auc",
+        "threshold",
+        "baselines",
+    ] {
+        assert!(json.get(key).is_some(), "report lacks {key}");
+    }
+    for heuristic in ["never", "same_contract", "same_contract_selector"] {
+        assert!(
+            json["baselines"].get(heuristic).is_some(),
+            "no {heuristic} baseline"
+        );
+    }
+    // Synthetic traffic is learnable: transfers conflict only through shared addresses.
+    assert!(report.auc > 0.9, "auc {}", report.auc);
+    let model = Model::load(&out).unwrap();
+    assert_eq!(model.threshold, report.threshold);
+    assert_eq!(model.training.test_blocks.len(), report.test_blocks);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn tree_model_round_trips_and_scores_the_same() {
+    let dir = temp_dir("tree");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = trained(Algo::Tree);
+    let path = dir.join("tree.json");
+    model.save(&path).unwrap();
+    assert_eq!(Model::load(&path).unwrap().to_json(), model.to_json());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn another_schema_is_refused_naming_both() {
+    let dir = temp_dir("schema");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut json = serde_json::to_value(trained(Algo::Logistic)).unwrap();
+    json["schema"]["version"] = 0.into();
+    json["schema"]["hash"] = "0123456789abcdef".into();
+    let path = dir.join("old.json");
+    std::fs::write(&path, json.to_string()).unwrap();
+    let err = Model::load(&path).unwrap_err();
+    assert!(err.is_bad_model());
+    let message = err.to_string();
+    assert!(
+        matches!(&err, Error::SchemaMismatch { found_version: 0, found_hash, .. } if found_hash == "0123456789abcdef"),
+        "{message}"
+    );
+    assert!(message.contains("found v0 (0123456789abcdef)"), "{message}");
+    assert!(
+        message.contains(&switchyard_model::features::schema_hash()),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn corrupt_files_are_refused() {
+    let dir = temp_dir("corrupt-model");
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = trained(Algo::Logistic).to_json();
+    let path = dir.join("m.json");
+
+    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+    assert!(matches!(
+        Model::load(&path),
+        Err(Error::CorruptModel { .. })
+    ));
+
+    let mut json: serde_json::Value = serde_json::from_str(&good).unwrap();
+    json["classifier"]["weights"] = serde_json::json!([1.0, 2.0]);
+    std::fs::write(&path, json.to_string()).unwrap();
+    let err = Model::load(&path).unwrap_err();
+    assert!(matches!(err, Error::CorruptModel { .. }), "{err}");
+    assert!(err.to_string().contains("weights has 2 entries"), "{err}");
+
+    std::fs::write(&path, "{\"format\": \"something-else\"}").unwrap();
+    assert!(matches!(
+        Model::load(&path),
+        Err(Error::CorruptModel { .. })
+    ));
+    assert!(matches!(
+        Model::load(dir.join("missing.json")),
+        Err(Error::Io { .. })
+    ));
+    std::fs::remove_dir_all(&dir).ok();
+}
