@@ -6,15 +6,19 @@ use crate::{
     cost::{CostModel, Ewma, Fallback, ParallelSample},
     error::Result,
     execute::TxOutcome,
-    pool::{BatchRequest, BatchResponse, InProcessPool, PoolError, ResultSink, StateCatalog},
+    pool::{
+        BatchRequest, BatchResponse, InProcessPool, PoolError, ResultSink, SpeculativeTx,
+        StateCatalog, StateId,
+    },
     router::{RouteInput, Router, Routing},
     sequential::BlockResult,
     state::State,
     synthetic,
 };
-use futures_util::future::join_all;
+use futures_util::{StreamExt, stream::FuturesUnordered};
 use std::{
-    sync::{Arc, Mutex},
+    collections::VecDeque,
+    sync::{Arc, Mutex, mpsc},
     time::Instant,
 };
 use tower::{Service, ServiceExt};
@@ -42,6 +46,14 @@ pub struct ParallelRun {
     pub dispatch_nanos: u64,
     /// Wall time of the whole block.
     pub wall_nanos: u64,
+}
+
+/// What dispatching a block to the pools produced, besides the streamed results.
+#[derive(Debug)]
+struct Dispatched {
+    pool_busy_nanos: Vec<u64>,
+    failed_pools: Vec<(usize, PoolError)>,
+    finished: Instant,
 }
 
 /// Executes blocks across pools with an exact ordered commit.
@@ -212,58 +224,19 @@ where
 
         let state = self.catalog.register(base.clone());
         let (sink, results) = std::sync::mpsc::channel();
-        let batches = routing.batches(n);
-        let calls = batches
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(pool, txs)| {
-                let sink = ResultSink(sink.clone());
-                let request = BatchRequest {
-                    state,
-                    block: block.clone(),
-                    txs: txs.clone(),
-                    stream: Some(sink.clone()),
-                };
-                let service = self.pools[pool].clone();
-                async move {
-                    let response = service.oneshot(request).await;
-                    // A pool that does not stream (a remote one) answers with its results at once.
-                    if let Ok(response) = &response {
-                        for tx in &response.results {
-                            let _ = sink.0.send(tx.clone());
-                        }
-                    }
-                    (pool, response, Instant::now())
-                }
-            });
-        let calls: Vec<_> = calls.collect();
-        // Only the requests hold senders now: the stream ends when every pool is done.
-        drop(sink);
         let commit = {
             let (block, base) = (block.clone(), base.clone());
             tokio::task::spawn_blocking(move || ordered_commit_streaming(&block, base, results))
         };
-        let (responses, commit) = tokio::join!(join_all(calls), commit);
+        let dispatch = self.dispatch(block, state, &routing, sink);
+        let (outcome, commit) = tokio::join!(dispatch, commit);
         self.catalog.remove(state);
-        let pools_done = responses
-            .iter()
-            .map(|(_, _, at)| *at)
-            .max()
-            .unwrap_or(started);
-        let before_commit_nanos = pools_done.saturating_duration_since(started).as_nanos() as u64;
-
-        let mut pool_busy_nanos = vec![0; n];
-        let mut failed_pools = Vec::new();
-        for (pool, response, _) in responses {
-            match response {
-                Ok(response) => pool_busy_nanos[pool] = response.busy_nanos,
-                Err(error) => {
-                    tracing::warn!(pool, cause = %error, "pool failed; its transactions run at commit");
-                    failed_pools.push((pool, error));
-                }
-            }
-        }
+        let Dispatched {
+            pool_busy_nanos,
+            failed_pools,
+            finished,
+        } = outcome;
+        let before_commit_nanos = finished.saturating_duration_since(started).as_nanos() as u64;
         let (result, commit) = commit.map_err(|e| crate::Error::InvalidBlock {
             number: block.number(),
             reason: format!("commit task failed: {e}"),
@@ -290,6 +263,84 @@ where
             dispatch_nanos: before_commit_nanos,
             wall_nanos,
         })
+    }
+
+    /// Sends the routed work to the pools and forwards what non-streaming pools answer into
+    /// the commit's stream. Pinned routings send one batch per pool; otherwise work units go
+    /// to whichever pool is free, largest first, and a failed pool's unit is offered to the
+    /// others (the commit re-executes whatever never arrives).
+    async fn dispatch(
+        &self,
+        block: &Arc<Block>,
+        state: StateId,
+        routing: &Routing,
+        sink: mpsc::Sender<SpeculativeTx>,
+    ) -> Dispatched {
+        let n = self.pools.len();
+        let call = |pool: usize, txs: Vec<usize>| {
+            let sink = sink.clone();
+            let request = BatchRequest {
+                state,
+                block: block.clone(),
+                txs: txs.clone(),
+                stream: Some(ResultSink(sink.clone())),
+            };
+            let service = self.pools[pool].clone();
+            async move {
+                let response = service.oneshot(request).await;
+                // A pool that does not stream (a remote one) answers with its results at once.
+                if let Ok(response) = &response {
+                    for tx in &response.results {
+                        let _ = sink.send(tx.clone());
+                    }
+                }
+                (pool, txs, response)
+            }
+        };
+        let mut queue: VecDeque<Vec<usize>> = VecDeque::new();
+        let mut in_flight = FuturesUnordered::new();
+        if routing.pinned {
+            for (pool, txs) in routing.batches(n).into_iter().enumerate() {
+                if !txs.is_empty() {
+                    in_flight.push(call(pool, txs));
+                }
+            }
+        } else {
+            queue.extend(routing.work_units(n));
+            for pool in 0..n {
+                if let Some(txs) = queue.pop_front() {
+                    in_flight.push(call(pool, txs));
+                }
+            }
+        }
+        let mut out = Dispatched {
+            pool_busy_nanos: vec![0; n],
+            failed_pools: Vec::new(),
+            finished: Instant::now(),
+        };
+        let mut retried = false;
+        while let Some((pool, txs, response)) = in_flight.next().await {
+            match response {
+                Ok(response) => {
+                    out.pool_busy_nanos[pool] += response.busy_nanos;
+                    if let Some(next) = queue.pop_front() {
+                        in_flight.push(call(pool, next));
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(pool, cause = %error, "pool failed; its work goes elsewhere or to the commit");
+                    out.failed_pools.push((pool, error));
+                    // One retry of the failed unit on a surviving pool, when one is idle.
+                    let failed: Vec<usize> = out.failed_pools.iter().map(|(p, _)| *p).collect();
+                    if !retried && let Some(other) = (0..n).find(|p| !failed.contains(p)) {
+                        retried = true;
+                        in_flight.push(call(other, txs));
+                    }
+                }
+            }
+        }
+        out.finished = Instant::now();
+        out
     }
 
     fn learn(

@@ -63,11 +63,46 @@ impl RouteInput<'_> {
 pub struct Routing {
     /// The groups, each with its transactions in block order.
     pub groups: Vec<Group>,
-    /// The pool of each group, parallel to `groups`.
+    /// The pool of each group, parallel to `groups` (the planned packing).
     pub pools: Vec<usize>,
+    /// The router's pool choice is part of its identity (round-robin, sender hash, …) and must
+    /// be kept; otherwise an executor may hand groups to whichever pool frees up first.
+    pub pinned: bool,
 }
 
 impl Routing {
+    /// Work units for dispatch to whichever pool is free: every group larger than a fair share
+    /// (`total ÷ (4 × pools)`) alone, smaller groups bundled up to that share. Large units come
+    /// first so they start early; then block order, so the ordered commit behind the pools
+    /// finds the block's first transactions early. Each unit is ascending.
+    pub fn work_units(&self, pools: usize) -> Vec<Vec<usize>> {
+        let total: u64 = self.groups.iter().map(|g| g.cost).sum();
+        let share = (total / (4 * pools.max(1) as u64)).max(1);
+        let mut units: Vec<(bool, Vec<usize>)> = Vec::new();
+        let mut bundle: Vec<usize> = Vec::new();
+        let mut bundle_cost = 0;
+        for group in &self.groups {
+            if group.cost >= share {
+                units.push((true, group.txs.clone()));
+                continue;
+            }
+            bundle.extend_from_slice(&group.txs);
+            bundle_cost += group.cost;
+            if bundle_cost >= share {
+                units.push((false, std::mem::take(&mut bundle)));
+                bundle_cost = 0;
+            }
+        }
+        if !bundle.is_empty() {
+            units.push((false, bundle));
+        }
+        for (_, txs) in &mut units {
+            txs.sort_unstable();
+        }
+        units.sort_by_key(|(large, txs)| (!*large, txs[0]));
+        units.into_iter().map(|(_, txs)| txs).collect()
+    }
+
     /// The transactions of each pool, in block order.
     pub fn batches(&self, pools: usize) -> Vec<Vec<usize>> {
         let mut batches = vec![Vec::new(); pools];
@@ -115,6 +150,12 @@ pub trait Router: Send + Sync + fmt::Debug {
         pack_largest_first(groups, input.pool_weights)
     }
 
+    /// Returns `true` when [`Router::assign`] is part of the router's identity and an executor
+    /// must keep it; routers that only group leave the pool choice to the executor.
+    fn pins_pools(&self) -> bool {
+        false
+    }
+
     /// Routes a block: groups, costs and pools.
     fn route(&self, input: &RouteInput<'_>) -> Routing {
         let groups: Vec<Group> = self
@@ -132,7 +173,11 @@ pub trait Router: Send + Sync + fmt::Debug {
         } else {
             self.assign(input, &groups)
         };
-        Routing { groups, pools }
+        Routing {
+            groups,
+            pools,
+            pinned: self.pins_pools(),
+        }
     }
 }
 
@@ -231,6 +276,9 @@ impl Router for SequentialRouter {
     fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
         vec![(0..input.block.txs.len()).collect()]
     }
+    fn pins_pools(&self) -> bool {
+        true
+    }
     fn assign(&self, _: &RouteInput<'_>, groups: &[Group]) -> Vec<usize> {
         vec![0; groups.len()]
     }
@@ -249,6 +297,9 @@ impl Router for RoundRobinRouter {
         merge_by_sender(input.block, &mut uf);
         uf.groups()
     }
+    fn pins_pools(&self) -> bool {
+        true
+    }
     fn assign(&self, input: &RouteInput<'_>, groups: &[Group]) -> Vec<usize> {
         (0..groups.len()).map(|g| g % input.pools()).collect()
     }
@@ -264,6 +315,9 @@ impl Router for SenderRouter {
     }
     fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
         RoundRobinRouter.groups(input)
+    }
+    fn pins_pools(&self) -> bool {
+        true
     }
     fn assign(&self, input: &RouteInput<'_>, groups: &[Group]) -> Vec<usize> {
         groups
@@ -388,6 +442,9 @@ impl Router for ScatterRouter {
     }
     fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
         (0..input.block.txs.len()).map(|i| vec![i]).collect()
+    }
+    fn pins_pools(&self) -> bool {
+        true
     }
     fn assign(&self, input: &RouteInput<'_>, groups: &[Group]) -> Vec<usize> {
         let mut x = self.seed | 1;

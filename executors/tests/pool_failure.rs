@@ -1,0 +1,105 @@
+//! A pool that fails, before or in the middle of its batch, costs time but never exactness:
+//! its work is retried elsewhere or re-executed at commit.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+use switchyard_executors::{
+    check, execute_sequential,
+    parallel::ParallelExecutor,
+    pool::{BatchRequest, BatchResponse, InProcessPool, PoolError, StateCatalog},
+    router,
+    synthetic::{BlockBuilder, COUNTER_CODE, account},
+};
+use tower::Service;
+
+/// A pool that works, is dead, or runs half of each batch and then fails.
+#[derive(Debug, Clone)]
+enum TestPool {
+    Good(InProcessPool),
+    Dead(usize),
+    Flaky(InProcessPool),
+}
+
+impl Service<BatchRequest> for TestPool {
+    type Response = BatchResponse;
+    type Error = PoolError;
+    type Future = Pin<Box<dyn Future<Output = Result<BatchResponse, PoolError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), PoolError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: BatchRequest) -> Self::Future {
+        match self {
+            Self::Good(pool) => pool.call(request),
+            Self::Dead(id) => {
+                let id = *id;
+                Box::pin(async move { Err(PoolError::Closed(id)) })
+            }
+            Self::Flaky(pool) => {
+                let id = pool.id();
+                request.txs.truncate(request.txs.len() / 2);
+                let half = pool.call(request);
+                Box::pin(async move {
+                    half.await?;
+                    Err(PoolError::Closed(id))
+                })
+            }
+        }
+    }
+}
+
+fn contended_block() -> (switchyard_executors::Block, switchyard_executors::State) {
+    let counter = alloy_primitives::Address::repeat_byte(0xc0);
+    let mut b = BlockBuilder::new(40);
+    b.deploy(counter, COUNTER_CODE, &[]);
+    for i in 0..200 {
+        if i % 3 == 0 {
+            b.bump(account(i % 40), counter, (i % 4) as u64);
+        } else {
+            b.transfer(account(i % 40), account((i * 7 + 3) % 40), 10);
+        }
+    }
+    b.build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_pools_never_change_the_result() {
+    let (block, state) = contended_block();
+    let (block, base) = (Arc::new(block), Arc::new(state));
+    let reference = execute_sequential(&block, base.clone()).unwrap().result;
+
+    let catalog = StateCatalog::new();
+    let good = |id| InProcessPool::spawn(id, catalog.clone()).unwrap();
+    let setups: Vec<(&str, Vec<TestPool>)> = vec![
+        ("dead", vec![TestPool::Good(good(0)), TestPool::Dead(1)]),
+        (
+            "flaky",
+            vec![TestPool::Flaky(good(0)), TestPool::Good(good(1))],
+        ),
+        ("all dead", vec![TestPool::Dead(0), TestPool::Dead(1)]),
+    ];
+    for (name, pools) in setups {
+        let executor = ParallelExecutor::new(pools, catalog.clone()).without_fallback();
+        let mut failures = 0;
+        for router_name in ["contract", "round-robin", "scatter"] {
+            let router = router::by_name(router_name).unwrap();
+            let run = executor
+                .execute(&block, base.clone(), router.as_ref(), None)
+                .await
+                .unwrap();
+            failures += run.failed_pools.len();
+            let mismatches = check::against_reference(&reference, &run.result);
+            assert!(
+                mismatches.is_empty(),
+                "{name}/{router_name}: {mismatches:?}"
+            );
+        }
+        // Pinned routers (round-robin, scatter) use both pools, so the failure was exercised.
+        assert!(failures > 0, "{name}: no pool failure was exercised");
+    }
+}
