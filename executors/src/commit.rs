@@ -8,14 +8,16 @@
 //! transaction that read a since-invalidated write fails the same value check.
 
 use crate::{
-    access::ReadSet,
-    block::Block,
+    access::{AccountWrite, ReadSet},
+    block::{Block, BlockTx},
     error::Result,
     execute::{ExecFailure, TxExecutor, TxOutcome},
     pool::SpeculativeTx,
     sequential::{BlockResult, check_gas_pool},
     state::{Overlay, State, StateReader},
 };
+use alloy_primitives::{Address, U256};
+use revm::primitives::KECCAK_EMPTY;
 use std::{
     sync::{Arc, mpsc},
     time::Instant,
@@ -37,6 +39,98 @@ pub fn validate(reads: &ReadSet, state: &impl StateReader) -> bool {
             .all(|(number, seen)| state.block_hash(*number) == Some(*seen))
 }
 
+/// Returns `true` for a plain value transfer: empty input to an account without code (as read),
+/// no authorizations, no blobs. Its outcome depends on the balances it touches only through the
+/// up-front funds check, so a balance it read may differ at commit by any amount that still
+/// covers that check: its balance changes are deltas.
+pub fn is_plain_transfer(tx: &BlockTx, reads: &ReadSet) -> bool {
+    let Some(to) = tx.to() else {
+        return false;
+    };
+    let env = &tx.env;
+    let target_has_code = reads
+        .accounts
+        .iter()
+        .find(|(address, _)| *address == to)
+        .is_none_or(|(_, seen)| seen.is_some_and(|s| s.code_hash != KECCAK_EMPTY));
+    env.data.is_empty()
+        && !target_has_code
+        && env.authorization_list.is_empty()
+        && env.blob_hashes.is_empty()
+}
+
+/// Validates a plain transfer whose only stale read is the beneficiary's balance (a miner
+/// paying out from the fee recipient, or a payment to it) and shifts its beneficiary write by
+/// the difference. Returns the adjusted outcome, or `None` when it must be re-executed.
+fn rebase_on_beneficiary(
+    tx: &BlockTx,
+    mut outcome: TxOutcome,
+    state: &impl StateReader,
+    beneficiary: Address,
+) -> Option<TxOutcome> {
+    if !is_plain_transfer(tx, &outcome.reads) {
+        return None;
+    }
+    let mut seen_balance = None;
+    for (address, seen) in &outcome.reads.accounts {
+        let now = state.summary(address);
+        if now == *seen {
+            continue;
+        }
+        let (Some(seen), Some(now)) = (seen, now) else {
+            return None;
+        };
+        if *address != beneficiary || seen.nonce != now.nonce || seen.code_hash != now.code_hash {
+            return None;
+        }
+        seen_balance = Some((seen.balance, now.balance));
+    }
+    let (seen, now) = seen_balance?;
+    let storage_ok = outcome
+        .reads
+        .storage
+        .iter()
+        .all(|(address, slot, value)| state.storage(address, slot) == *value);
+    if !storage_ok {
+        return None;
+    }
+    if tx.sender == beneficiary {
+        // The up-front check revm made against `seen` must also pass against `now`.
+        let env = &tx.env;
+        let max_cost = U256::from(env.gas_limit)
+            .checked_mul(U256::from(env.gas_price))?
+            .checked_add(env.value)?;
+        if now < max_cost {
+            return None;
+        }
+    }
+    for (address, write) in &mut outcome.writes.accounts {
+        if *address != beneficiary {
+            continue;
+        }
+        let AccountWrite::Updated { info, .. } = write else {
+            return None;
+        };
+        info.balance = if info.balance >= seen {
+            now.checked_add(info.balance - seen)?
+        } else {
+            now.checked_sub(seen - info.balance)?
+        };
+    }
+    outcome
+        .reads
+        .accounts
+        .iter_mut()
+        .for_each(|(address, read)| {
+            if *address == beneficiary
+                && let Some(read) = read
+            {
+                read.balance = now;
+            }
+        });
+    Some(outcome)
+}
+
 /// What the commit did beyond applying results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitReport {
@@ -51,6 +145,8 @@ pub struct CommitReport {
     /// Speculative time of each transaction in its pool, as the pools reported it (0 where
     /// none arrived).
     pub speculative_nanos: Vec<u64>,
+    /// The pool whose result arrived for each transaction (`None` where none arrived).
+    pub pools: Vec<Option<usize>>,
 }
 
 impl CommitReport {
@@ -84,6 +180,7 @@ pub fn ordered_commit_streaming(
     let mut arrived: Vec<Option<Result<TxOutcome, ExecFailure>>> = vec![None; block.txs.len()];
     let mut seen = vec![false; block.txs.len()];
     let mut nanos = vec![0; block.txs.len()];
+    let mut pools = vec![None; block.txs.len()];
     let mut open = true;
     let (result, mut report) = commit_with(block, base, |i| {
         while open && !seen[i] {
@@ -91,6 +188,7 @@ pub fn ordered_commit_streaming(
                 Ok(tx) if tx.index < seen.len() => {
                     seen[tx.index] = true;
                     nanos[tx.index] = tx.nanos;
+                    pools[tx.index] = Some(tx.pool);
                     arrived[tx.index] = Some(tx.outcome);
                 }
                 Ok(_) => {}
@@ -100,6 +198,7 @@ pub fn ordered_commit_streaming(
         arrived[i].take()
     })?;
     report.speculative_nanos = nanos;
+    report.pools = pools;
     Ok((result, report))
 }
 
@@ -124,6 +223,7 @@ fn commit_with(
         let started = Instant::now();
         let valid = match candidate {
             Some(Ok(outcome)) if validate(&outcome.reads, executor.state()) => Some(outcome),
+            Some(Ok(outcome)) => rebase_on_beneficiary(tx, outcome, executor.state(), beneficiary),
             _ => None,
         };
         let reexecuted = valid.is_none();

@@ -53,6 +53,8 @@ pub struct ResultSink(pub mpsc::Sender<SpeculativeTx>);
 pub struct SpeculativeTx {
     /// Block index.
     pub index: usize,
+    /// The pool that ran it.
+    pub pool: usize,
     /// Time spent executing and applying it locally, in nanoseconds.
     pub nanos: u64,
     /// The result; a failure here (e.g. a balance another pool was to provide) is settled by
@@ -144,6 +146,7 @@ impl StateCatalog {
 /// Executes a batch speculatively on `base` plus the batch's own writes. Shared by in-process
 /// pools and remote executors.
 pub fn execute_batch(
+    pool: usize,
     base: Arc<State>,
     block: &Block,
     txs: &[usize],
@@ -169,6 +172,7 @@ pub fn execute_batch(
         }
         let result = SpeculativeTx {
             index,
+            pool,
             nanos: tx_started.elapsed().as_nanos() as u64,
             outcome,
         };
@@ -215,6 +219,7 @@ impl InProcessPool {
                 for Job { request, reply } in queue {
                     let response = match catalog.get(request.state) {
                         Some(base) => execute_batch(
+                            id,
                             base,
                             &request.block,
                             &request.txs,

@@ -414,16 +414,21 @@ pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, u
     deps
 }
 
-/// Transactions that read the beneficiary's account (paid it directly, read its balance, or
-/// were sent by it). The value they saw includes the fee of every earlier transaction, so they
-/// depend on all of them. Routers do not group them with everything before; the commit
-/// re-executes them when another pool ran earlier transactions, which costs only their own time.
+/// Transactions that read the beneficiary's account (read its balance from a contract, or
+/// called it), other than plain transfers from or to it, which the commit settles as balance
+/// deltas ([`crate::commit::is_plain_transfer`]). The value they saw includes the fee of every
+/// earlier transaction, so they depend on all of them. Routers do not group them with everything
+/// before; the commit re-executes them when another pool ran earlier transactions, which costs
+/// only their own time.
 pub fn beneficiary_readers(block: &Block, outcomes: &[TxOutcome]) -> Vec<usize> {
     let beneficiary = AccessKey::Account(block.env.beneficiary());
     outcomes
         .iter()
         .enumerate()
-        .filter(|(_, o)| o.reads.keys().any(|k| k == beneficiary))
+        .filter(|(j, o)| {
+            o.reads.keys().any(|k| k == beneficiary)
+                && !crate::commit::is_plain_transfer(&block.txs[*j], &o.reads)
+        })
         .map(|(j, _)| j)
         .collect()
 }
