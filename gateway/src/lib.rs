@@ -1,10 +1,23 @@
-//! The switchyard gateway: what operators run. Today it replays real blocks through the
-//! executors; the JSON-RPC server builds on the same pieces.
+//! The switchyard gateway: what operators run. `serve` answers JSON-RPC, sequences admitted
+//! transactions into blocks and executes them across executor pools; `replay` runs real blocks
+//! through the same executors.
+//!
+//! ```text
+//! client ─HTTP─► tower stack (refusals · rate limit · load shed · concurrency · timeout · body)
+//!                   │
+//!                   ▼
+//!              rpc dispatch ──► admission (decode, recover, check) ──► txpool (per sender)
+//!                   │                                                     │ cut every block
+//!              storage ◄── seal ◄── ordered commit ◄── pools ◄── router ◄─┘ time or when full
+//! ```
 //!
 //! # Layout
+//! - [`serve`]: `switchyard serve`, the JSON-RPC gateway (config, admission, txpool, sequencer,
+//!   storage, metrics, tower layers, hooks for the model).
 //! - [`replay`]: `switchyard replay`, sequential and parallel execution of block folders, checked
 //!   against the chain and against each other, with timing, waste, DAG bound and projections.
 //! - [`progress`]: a progress bar that shows only on a terminal.
 
 pub mod progress;
 pub mod replay;
+pub mod serve;

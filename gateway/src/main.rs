@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use switchyard_gateway::replay;
+use switchyard_gateway::{replay, serve};
 
 /// switchyard: a load-balancing gateway in front of pools of EVM executors.
 #[derive(Debug, Parser)]
@@ -15,6 +15,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve JSON-RPC: admit transactions, sequence blocks, execute them across pools.
+    Serve(serve::cli::ServeArgs),
     /// Replay real blocks sequentially and across pools; check them against the chain.
     Replay(replay::ReplayArgs),
 }
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Serve(args) => run_serve(&args),
         Command::Replay(args) => match replay::run(&args, &mut std::io::stdout().lock()) {
             Ok(summary) if summary.mismatches == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
@@ -37,5 +40,69 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+/// EX_USAGE: the config or the flags are wrong.
+const EXIT_CONFIG: u8 = 64;
+
+/// `switchyard serve`: check the config (exit 64 if bad), bind, serve until SIGINT/SIGTERM.
+fn run_serve(args: &serve::cli::ServeArgs) -> ExitCode {
+    let settings = match args.settings() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("switchyard serve: bad config: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("switchyard serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let listeners = serve::Listeners::bind(&settings).await?;
+        let (rpc, metrics) = listeners.local_addrs()?;
+        println!("switchyard serve: JSON-RPC on http://{rpc}");
+        if let Some(metrics) = metrics {
+            println!("switchyard serve: metrics on http://{metrics}/metrics");
+        }
+        let registry = prometheus::Registry::new();
+        serve::serve(
+            listeners,
+            registry,
+            settings,
+            serve::Hooks::default(),
+            shutdown_signal(),
+        )
+        .await
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchyard serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
