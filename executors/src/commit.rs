@@ -13,6 +13,7 @@ use crate::{
     error::Result,
     execute::{ExecFailure, TxExecutor, TxOutcome},
     pool::SpeculativeTx,
+    receipt::{ReceiptRootBuilder, receipt},
     sequential::{BlockResult, check_gas_pool},
     state::{Overlay, State, StateReader},
 };
@@ -217,6 +218,10 @@ fn commit_with(
         ..CommitReport::default()
     };
     let mut cumulative = 0u64;
+    let mut receipts = Vec::with_capacity(block.txs.len());
+    let mut root = block
+        .receipts_root_checkable()
+        .then(ReceiptRootBuilder::default);
     for tx in &block.txs {
         check_gas_pool(block, tx.index, cumulative)?;
         let candidate = next(tx.index);
@@ -245,8 +250,18 @@ fn commit_with(
         }
         report.reexecuted.push(reexecuted);
         cumulative += outcome.gas_used;
+        // Receipts and their root grow with the commit, while the pools still run.
+        let receipt = receipt(tx.env.tx_type, &outcome, cumulative);
+        if let Some(root) = &mut root {
+            root.push(&receipt);
+        }
+        receipts.push(receipt);
         outcomes.push(outcome);
     }
     let post_state = executor.into_state();
-    Ok((BlockResult::new(block, outcomes, post_state), report))
+    let root = root.map(ReceiptRootBuilder::finish);
+    Ok((
+        BlockResult::from_parts(outcomes, receipts, root, post_state),
+        report,
+    ))
 }

@@ -13,7 +13,7 @@ use crate::{
     error::{Error, StateError},
     state::StateReader,
 };
-use alloy_primitives::{Address, B256, Bytes, Log, U256, map::AddressMap};
+use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, map::AddressMap};
 use revm::{
     context::{
         CfgEnv, Context, ContextSetters, TxEnv,
@@ -47,6 +47,8 @@ pub struct TxOutcome {
     pub gas_used: u64,
     /// Logs emitted (empty unless successful).
     pub logs: Vec<Log>,
+    /// The logs' bloom filter, computed where the transaction ran.
+    pub logs_bloom: Bloom,
     /// Return or revert data.
     pub output: Bytes,
     /// The contract created, for a successful creation.
@@ -252,6 +254,7 @@ impl<S: StateReader> TxExecutor<S> {
         Ok(TxOutcome {
             status,
             gas_used,
+            logs_bloom: alloy_primitives::logs_bloom(&logs),
             logs,
             output,
             created_address,

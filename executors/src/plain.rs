@@ -88,10 +88,13 @@ pub fn execute_plain(block: &Block, base: Arc<State>) -> Result<PlainRun> {
             ExecutionResult::Halt { reason, .. } => TxStatus::Halt(format!("{reason:?}")),
         };
         // Only what receipts need; reads and writes are not captured here.
+        let gas_used = result.tx_gas_used();
+        let logs = result.into_logs();
         outcomes.push(TxOutcome {
             status,
-            gas_used: result.tx_gas_used(),
-            logs: result.into_logs(),
+            gas_used,
+            logs_bloom: alloy_primitives::logs_bloom(&logs),
+            logs,
             output: Default::default(),
             created_address: None,
             reads: ReadSet::default(),

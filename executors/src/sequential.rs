@@ -31,6 +31,24 @@ pub struct BlockResult {
 }
 
 impl BlockResult {
+    /// Assembles a result whose receipts and root were built while committing.
+    pub fn from_parts(
+        outcomes: Vec<TxOutcome>,
+        receipts: Vec<ReceiptEnvelope>,
+        receipts_root: Option<B256>,
+        mut post_state: Overlay,
+    ) -> Self {
+        post_state.settle_fees();
+        let gas_used = outcomes.iter().map(|o| o.gas_used).sum();
+        Self {
+            outcomes,
+            receipts,
+            receipts_root,
+            gas_used,
+            post_state,
+        }
+    }
+
     /// Assembles the result from outcomes already committed into `post_state`.
     pub fn new(block: &Block, outcomes: Vec<TxOutcome>, mut post_state: Overlay) -> Self {
         post_state.settle_fees();
