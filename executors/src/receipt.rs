@@ -103,9 +103,13 @@ mod tests {
             address: Address::with_last_byte(i as u8),
             data: LogData::new_unchecked(vec![B256::with_last_byte(7)], Bytes::from(vec![i as u8])),
         };
-        let logs = if i % 3 == 0 { vec![log] } else { Vec::new() };
+        let logs = if i.is_multiple_of(3) {
+            vec![log]
+        } else {
+            Vec::new()
+        };
         TxOutcome {
-            status: if i % 5 == 0 {
+            status: if i.is_multiple_of(5) {
                 crate::TxStatus::Revert
             } else {
                 crate::TxStatus::Success
