@@ -4,6 +4,9 @@
 //! # Layout
 //! - this file: helpers to find (and build, if needed) the binary and the shared data.
 //! - `tests/replay_cli.rs`: `switchyard replay` on real blocks, its exit codes and JSON summary.
+//! - `tests/serve_*.rs`: `switchyard serve` driven by a real alloy client and raw HTTP: the
+//!   happy path, bad input, overload, exactness of produced blocks, and a throughput probe.
+//!   [`Gateway`] starts the binary on ephemeral loopback ports.
 
 use std::{
     path::PathBuf,
@@ -60,4 +63,218 @@ pub fn json_summary(output: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last:?}"))
+}
+
+/// A `switchyard serve` process on ephemeral loopback ports, stopped (SIGTERM) on drop.
+#[derive(Debug)]
+pub struct Gateway {
+    child: std::process::Child,
+    /// The JSON-RPC address.
+    pub rpc: std::net::SocketAddr,
+    /// The metrics address, when enabled.
+    pub metrics: Option<std::net::SocketAddr>,
+    _data: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Starts `switchyard serve` with ephemeral ports, a fresh data dir and `args`, and waits
+    /// until it answers (bounded: panics after two minutes).
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut child = Command::new(switchyard_bin())
+            .args([
+                "serve",
+                "--rpc",
+                "127.0.0.1:0",
+                "--metrics",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(data.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start switchyard serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let (mut rpc, mut metrics) = (None, None);
+        while rpc.is_none() || metrics.is_none() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("switchyard serve did not print its addresses")
+            });
+            let addr = |prefix: &str| {
+                line.strip_prefix(prefix).map(|rest| {
+                    rest.trim_start_matches("http://")
+                        .trim_end_matches("/metrics")
+                        .parse::<std::net::SocketAddr>()
+                        .expect("address")
+                })
+            };
+            rpc = rpc.or(addr("switchyard serve: JSON-RPC on "));
+            metrics = metrics.or(addr("switchyard serve: metrics on "));
+        }
+        let gateway = Self {
+            child,
+            rpc: rpc.expect("rpc"),
+            metrics,
+            _data: data,
+        };
+        let ready = (0..240).any(|_| {
+            let answered = gateway
+                .try_call("eth_chainId", serde_json::json!([]))
+                .is_some();
+            if !answered {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            answered
+        });
+        assert!(ready, "switchyard serve never answered");
+        gateway
+    }
+
+    /// The JSON-RPC URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.rpc)
+    }
+
+    /// POSTs `body` to the JSON-RPC endpoint; returns the HTTP status and body.
+    pub fn post(&self, body: &[u8]) -> (u16, String) {
+        http_post(self.rpc, "/", body).expect("HTTP exchange")
+    }
+
+    /// One JSON-RPC call; the whole response object.
+    pub fn call(&self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.try_call(method, params)
+            .unwrap_or_else(|| panic!("{method}: no answer"))
+    }
+
+    fn try_call(&self, method: &str, params: serde_json::Value) -> Option<serde_json::Value> {
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (_, text) = http_post(self.rpc, "/", body.to_string().as_bytes()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// One call's `result`, panicking on an error answer.
+    pub fn result(&self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let answer = self.call(method, params);
+        assert!(answer.get("error").is_none(), "{method}: {answer}");
+        answer["result"].clone()
+    }
+
+    /// The metrics text.
+    pub fn scrape(&self) -> String {
+        let addr = self.metrics.expect("metrics enabled");
+        http_get(addr, "/metrics").expect("scrape").1
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("switchyard serve did not stop within 60 s of SIGTERM");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 POST over a fresh connection (bounded by 60 s timeouts).
+pub fn http_post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    http_exchange(addr, head.as_bytes(), body)
+}
+
+/// A minimal HTTP/1.1 GET.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    http_exchange(addr, head.as_bytes(), &[])
+}
+
+fn http_exchange(
+    addr: std::net::SocketAddr,
+    head: &[u8],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let timeout = Some(std::time::Duration::from_secs(60));
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(10))?;
+    stream.set_read_timeout(timeout)?;
+    stream.set_write_timeout(timeout)?;
+    stream.write_all(head)?;
+    // The server may answer (413) and close before the whole body is sent.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (headers, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = headers
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if headers
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
 }
