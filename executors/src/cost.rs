@@ -30,6 +30,14 @@ impl Ewma {
         });
     }
 
+    /// Scales the average toward zero (the "forgetting" of a penalty that is no longer
+    /// re-measured).
+    pub fn decay(&mut self, factor: f64) {
+        if let Some(v) = &mut self.value {
+            *v *= factor;
+        }
+    }
+
     /// The current average, if any sample was seen.
     pub fn get(&self) -> Option<f64> {
         self.value
@@ -77,9 +85,11 @@ pub struct CostModel {
     pub sequential_ns_per_cost: Ewma,
     /// Pool nanoseconds per unit of estimated cost (pools share cores with the committer).
     pub pool_ns_per_cost: Ewma,
-    /// Fixed overhead of a parallel block: routing, dispatch and collection.
-    pub dispatch_ns: Ewma,
-    /// Commit time per transaction whose result was valid.
+    /// Wall time of a parallel block beyond its busiest pool: routing, dispatch and the commit's
+    /// tail after the last pool.
+    pub overhead_ns: Ewma,
+    /// Commit time per transaction whose result was valid (reported; mostly hidden behind the
+    /// pools by the streaming commit, so the prediction uses `overhead_ns` instead).
     pub validate_ns_per_tx: Ewma,
     /// Share of the estimated cost that was re-executed at commit.
     pub reexecuted_share: Ewma,
@@ -92,7 +102,7 @@ impl Default for CostModel {
         Self {
             sequential_ns_per_cost: Ewma::new(0.2),
             pool_ns_per_cost: Ewma::new(0.2),
-            dispatch_ns: Ewma::new(0.2),
+            overhead_ns: Ewma::new(0.2),
             validate_ns_per_tx: Ewma::new(0.2),
             reexecuted_share: Ewma::new(0.2),
             // Leaves a margin for misprediction so no block lands below 0.95x.
@@ -102,43 +112,59 @@ impl Default for CostModel {
 }
 
 impl CostModel {
-    /// Predicts sequential and parallel time for a routed block.
-    pub fn predict(
-        &self,
-        total_cost: u64,
-        busiest_pool_cost: u64,
-        txs: usize,
-    ) -> Option<Prediction> {
+    /// Predicts sequential and parallel time for a routed block: the busiest pool, the fixed
+    /// overhead, and the expected re-execution at commit.
+    pub fn predict(&self, total_cost: u64, busiest_pool_cost: u64) -> Option<Prediction> {
         let seq = self.sequential_ns_per_cost.get()?;
         let pool = self.pool_ns_per_cost.get().unwrap_or(seq);
-        let dispatch = self.dispatch_ns.get().unwrap_or(0.0);
-        let validate = self.validate_ns_per_tx.get().unwrap_or(0.0);
+        let overhead = self.overhead_ns.get().unwrap_or(0.0);
         let waste = self.reexecuted_share.get().unwrap_or(0.0).clamp(0.0, 1.0);
         let total = total_cost as f64;
         Some(Prediction {
             sequential_nanos: total * seq,
-            parallel_nanos: dispatch
-                + busiest_pool_cost as f64 * pool
-                + txs as f64 * validate
-                + waste * total * seq,
+            parallel_nanos: overhead + busiest_pool_cost as f64 * pool + waste * total * seq,
+        })
+    }
+
+    /// Decides before routing whether a block is too small to win even if routing split it
+    /// perfectly and nothing were re-executed; `None` means route it and decide then.
+    pub fn hopeless(&self, total_cost: u64, pools: usize, txs: usize) -> Option<Fallback> {
+        if pools < 2 || txs < 2 {
+            return Some(Fallback::Trivial);
+        }
+        let seq = self.sequential_ns_per_cost.get()?;
+        let pool = self.pool_ns_per_cost.get().unwrap_or(seq);
+        let best = Prediction {
+            sequential_nanos: total_cost as f64 * seq,
+            parallel_nanos: self.overhead_ns.get().unwrap_or(0.0)
+                + total_cost.div_ceil(pools as u64) as f64 * pool,
+        };
+        (best.speedup() < self.min_speedup).then(|| Fallback::NotWorthIt {
+            predicted_speedup: best.speedup(),
         })
     }
 
     /// Decides whether to fall back; `None` means run in parallel.
-    pub fn fallback(&self, pool_costs: &[u64], txs: usize) -> Option<Fallback> {
-        let total: u64 = pool_costs.iter().sum();
-        let busiest = pool_costs.iter().copied().max().unwrap_or(0);
-        if pool_costs.iter().filter(|c| **c > 0).count() < 2 || txs < 2 {
-            return Some(if pool_costs.len() < 2 || txs < 2 {
-                Fallback::Trivial
-            } else {
-                Fallback::Serial { busiest_share: 1.0 }
+    pub fn fallback(&self, plan: &Plan) -> Option<Fallback> {
+        if plan.pools < 2 || plan.txs < 2 {
+            return Some(Fallback::Trivial);
+        }
+        if plan.pools_used < 2 {
+            return Some(Fallback::Serial {
+                busiest_share: plan.makespan_cost as f64 / plan.total_cost.max(1) as f64,
             });
         }
-        let prediction = self.predict(total, busiest, txs)?;
+        let prediction = self.predict(plan.total_cost, plan.makespan_cost)?;
         (prediction.speedup() < self.min_speedup).then(|| Fallback::NotWorthIt {
             predicted_speedup: prediction.speedup(),
         })
+    }
+
+    /// Notes a block that fell back because parallel looked too costly. The re-execution
+    /// penalty that caused it is only re-measured by running in parallel, so it is slowly
+    /// forgotten: a router that stopped wasting work gets another chance.
+    pub fn observe_fallback(&mut self) {
+        self.reexecuted_share.decay(0.9);
     }
 
     /// Learns from a sequential execution.
@@ -151,25 +177,36 @@ impl CostModel {
 
     /// Learns from a parallel execution.
     pub fn observe_parallel(&mut self, sample: &ParallelSample) {
-        if sample.busiest_pool_cost > 0 {
+        if sample.total_cost > 0 {
             self.pool_ns_per_cost
-                .observe(sample.busiest_pool_nanos as f64 / sample.busiest_pool_cost as f64);
+                .observe(sample.busy_nanos as f64 / sample.total_cost as f64);
+            self.reexecuted_share
+                .observe(sample.reexecuted_cost as f64 / sample.total_cost as f64);
         }
-        self.dispatch_ns.observe(
-            sample
-                .before_commit_nanos
-                .saturating_sub(sample.busiest_pool_nanos) as f64,
-        );
+        self.overhead_ns
+            .observe(sample.wall_nanos.saturating_sub(sample.busiest_pool_nanos) as f64);
         let valid = sample.txs.saturating_sub(sample.reexecuted_txs);
         if valid > 0 {
             self.validate_ns_per_tx
                 .observe(sample.validate_nanos as f64 / valid as f64);
         }
-        if sample.total_cost > 0 {
-            self.reexecuted_share
-                .observe(sample.reexecuted_cost as f64 / sample.total_cost as f64);
-        }
     }
+}
+
+/// A routed block, as the fallback decision sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Transactions in the block.
+    pub txs: usize,
+    /// Pools available.
+    pub pools: usize,
+    /// Pools that would get work.
+    pub pools_used: usize,
+    /// Estimated cost of the whole block.
+    pub total_cost: u64,
+    /// Estimated cost of the busiest pool: the largest pinned batch, or for dynamic dispatch
+    /// the larger of the largest work unit and an even share.
+    pub makespan_cost: u64,
 }
 
 /// Measurements of one parallel block, for [`CostModel::observe_parallel`].
@@ -179,12 +216,12 @@ pub struct ParallelSample {
     pub txs: usize,
     /// Estimated cost of the block.
     pub total_cost: u64,
-    /// Estimated cost of the busiest pool.
-    pub busiest_pool_cost: u64,
+    /// Busy time of all pools together.
+    pub busy_nanos: u64,
     /// Busy time of the busiest pool.
     pub busiest_pool_nanos: u64,
-    /// Wall time from the start until every pool answered.
-    pub before_commit_nanos: u64,
+    /// Wall time of the whole block.
+    pub wall_nanos: u64,
     /// Commit time spent on valid results.
     pub validate_nanos: u64,
     /// Transactions re-executed at commit.
@@ -197,13 +234,23 @@ pub struct ParallelSample {
 mod tests {
     use super::*;
 
+    fn plan(pools_used: usize, total_cost: u64, makespan_cost: u64, txs: usize) -> Plan {
+        Plan {
+            txs,
+            pools: 2,
+            pools_used,
+            total_cost,
+            makespan_cost,
+        }
+    }
+
     #[test]
     fn no_measurement_means_no_prediction_but_trivial_cases_still_fall_back() {
         let model = CostModel::default();
-        assert_eq!(model.fallback(&[10, 10], 5), None);
-        assert_eq!(model.fallback(&[10], 5), Some(Fallback::Trivial));
+        assert_eq!(model.fallback(&plan(2, 20, 10, 5)), None);
+        assert_eq!(model.fallback(&plan(2, 20, 10, 1)), Some(Fallback::Trivial));
         assert_eq!(
-            model.fallback(&[20, 0], 5),
+            model.fallback(&plan(1, 20, 20, 5)),
             Some(Fallback::Serial { busiest_share: 1.0 })
         );
     }
@@ -215,17 +262,21 @@ mod tests {
         model.observe_parallel(&ParallelSample {
             txs: 100,
             total_cost: 1_000_000,
-            busiest_pool_cost: 500_000,
+            busy_nanos: 1_000_000,
             busiest_pool_nanos: 500_000,
-            before_commit_nanos: 550_000, // 50 µs of dispatch
-            validate_nanos: 10_000,
+            wall_nanos: 550_000, // 50 µs beyond the busiest pool
             ..Default::default()
         });
         // A large block halves well...
-        assert_eq!(model.fallback(&[5_000_000, 5_000_000], 1000), None);
-        // ...a small one is eaten by the dispatch overhead.
+        assert_eq!(model.fallback(&plan(2, 10_000_000, 5_000_000, 1000)), None);
+        // ...a small one is eaten by the dispatch overhead...
         assert!(matches!(
-            model.fallback(&[20_000, 20_000], 2),
+            model.fallback(&plan(2, 40_000, 20_000, 2)),
+            Some(Fallback::NotWorthIt { .. })
+        ));
+        // ...and so is a large one whose routing leaves one pool with nearly everything.
+        assert!(matches!(
+            model.fallback(&plan(2, 10_000_000, 9_500_000, 1000)),
             Some(Fallback::NotWorthIt { .. })
         ));
     }

@@ -2,8 +2,8 @@
 
 use crate::{
     block::Block,
-    commit::{CommitReport, ordered_commit, ordered_commit_streaming},
-    cost::{CostModel, Ewma, Fallback, ParallelSample},
+    commit::{CommitReport, ordered_commit_streaming},
+    cost::{CostModel, Ewma, Fallback, ParallelSample, Plan},
     error::Result,
     execute::TxOutcome,
     pool::{
@@ -48,9 +48,41 @@ pub struct ParallelRun {
     pub wall_nanos: u64,
 }
 
+/// The fallback decision's view of a routing: pinned batches keep their pools; otherwise work
+/// units go to free pools, so the busiest pool carries the larger of the largest unit and an
+/// even share.
+fn plan(routing: &Routing, costs: &[u64], pools: usize) -> Plan {
+    let total_cost: u64 = costs.iter().sum();
+    let (pools_used, makespan_cost) = if routing.pinned {
+        let per_pool = routing.pool_costs(pools);
+        let used = per_pool.iter().filter(|c| **c > 0).count();
+        (used, per_pool.into_iter().max().unwrap_or(0))
+    } else {
+        let units = routing.work_units(pools);
+        let largest = units
+            .iter()
+            .map(|u| u.iter().map(|i| costs[*i]).sum::<u64>())
+            .max()
+            .unwrap_or(0);
+        (
+            units.len().min(pools),
+            largest.max(total_cost.div_ceil(pools.max(1) as u64)),
+        )
+    };
+    Plan {
+        txs: costs.len(),
+        pools,
+        pools_used,
+        total_cost,
+        makespan_cost,
+    }
+}
+
 /// What dispatching a block to the pools produced, besides the streamed results.
 #[derive(Debug)]
 struct Dispatched {
+    /// Estimated cost of the work each pool completed.
+    pool_cost: Vec<u64>,
     pool_busy_nanos: Vec<u64>,
     failed_pools: Vec<(usize, PoolError)>,
     finished: Instant,
@@ -129,26 +161,40 @@ where
     }
 
     /// Seeds the cost model by running a synthetic block both ways, so the first real block is
-    /// already decided from measurements.
+    /// already decided from measurements. The block has no conflicts: it measures overheads,
+    /// and leaves the re-executed share to be learned from real blocks.
     pub async fn calibrate(&self) -> Result<()> {
         crate::execute::warm_up_precompiles();
-        let (block, state) = synthetic::p2p_block(512, 512, 7);
-        let block = Arc::new(block);
-        let base = Arc::new(state);
-        let started = Instant::now();
-        let reference = crate::execute_sequential(&block, base.clone())?;
-        let cost: u64 = block.txs.iter().map(|t| t.env.gas_limit).sum();
-        self.costs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .observe_sequential(cost, started.elapsed().as_nanos() as u64);
-        if self.pools.len() > 1 {
-            let run = self
-                .run_parallel(&block, base, &crate::router::RoundRobinRouter, None, None)
-                .await?;
-            debug_assert!(
-                crate::check::against_reference(&reference.result, &run.result).is_empty()
-            );
+        // A large block teaches throughput, then a small one the fixed overhead of going
+        // parallel at all (thread wake-ups, dispatch, the commit's tail), which is what decides
+        // small blocks. The first runs of each also pay for cold threads and caches; the
+        // averages forget them.
+        for (txs, runs) in [(512, 4), (32, 8)] {
+            let (block, state) = synthetic::independent_transfers(txs);
+            let block = Arc::new(block);
+            let base = Arc::new(state);
+            let started = Instant::now();
+            let reference = crate::execute_sequential(&block, base.clone())?;
+            let cost: u64 = block.txs.iter().map(|t| t.env.gas_limit).sum();
+            self.lock_costs()
+                .observe_sequential(cost, started.elapsed().as_nanos() as u64);
+            if self.pools.len() < 2 {
+                continue;
+            }
+            for _ in 0..runs {
+                let run = self
+                    .run_parallel(
+                        &block,
+                        base.clone(),
+                        &crate::router::ContractRouter,
+                        None,
+                        None,
+                    )
+                    .await?;
+                debug_assert!(
+                    crate::check::against_reference(&reference.result, &run.result).is_empty()
+                );
+            }
         }
         Ok(())
     }
@@ -177,6 +223,15 @@ where
         let started = Instant::now();
         let n = self.pools.len();
         let costs: Vec<u64> = block.txs.iter().map(|t| t.env.gas_limit).collect();
+        let total_cost: u64 = costs.iter().sum();
+        // A block too small to win even with perfect routing is not routed at all.
+        let hopeless = match may_fall_back {
+            Some(()) => self.lock_costs().hopeless(total_cost, n, block.txs.len()),
+            None => None,
+        };
+        if let Some(fallback) = hopeless {
+            return self.run_sequential(block, base, Routing::default(), fallback, started, 0);
+        }
         let weights = self.pool_weights();
         let routing = router.route(&RouteInput {
             block,
@@ -186,40 +241,20 @@ where
             oracle,
         });
         let routing_nanos = started.elapsed().as_nanos() as u64;
-        let pool_costs = routing.pool_costs(n);
-        let total_cost: u64 = costs.iter().sum();
-
-        let fallback = match may_fall_back {
-            Some(()) => self
-                .costs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .fallback(&pool_costs, block.txs.len()),
-            None => None,
-        };
-        if let Some(fallback) = fallback {
-            let (result, mut commit) = ordered_commit(block, base, Vec::new())?;
-            let wall_nanos = started.elapsed().as_nanos() as u64;
-            self.costs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .observe_sequential(total_cost, wall_nanos);
-            // Running sequentially wastes nothing.
-            commit.reexecuted.fill(false);
-            commit.reexecuted_gas = 0;
-            commit.validate_nanos += std::mem::take(&mut commit.reexecute_nanos);
-            return Ok(ParallelRun {
-                result,
-                routing,
-                fallback: Some(fallback),
-                commit,
-                speculative_nanos: vec![0; block.txs.len()],
-                pool_busy_nanos: vec![0; n],
-                failed_pools: Vec::new(),
-                routing_nanos,
-                dispatch_nanos: routing_nanos,
-                wall_nanos,
-            });
+        let plan = plan(&routing, &costs, n);
+        if may_fall_back.is_some() {
+            let model = self.lock_costs();
+            let prediction = model.predict(total_cost, plan.makespan_cost);
+            tracing::debug!(
+                block = block.number(),
+                ?plan,
+                ?prediction,
+                "parallel or not"
+            );
+            if let Some(fallback) = model.fallback(&plan) {
+                drop(model);
+                return self.run_sequential(block, base, routing, fallback, started, routing_nanos);
+            }
         }
 
         let state = self.catalog.register(base.clone());
@@ -229,14 +264,12 @@ where
             tokio::task::spawn_blocking(move || ordered_commit_streaming(&block, base, results))
         };
         let dispatch = self.dispatch(block, state, &routing, sink);
-        let (outcome, commit) = tokio::join!(dispatch, commit);
+        let (dispatched, commit) = tokio::join!(dispatch, commit);
         self.catalog.remove(state);
-        let Dispatched {
-            pool_busy_nanos,
-            failed_pools,
-            finished,
-        } = outcome;
-        let before_commit_nanos = finished.saturating_duration_since(started).as_nanos() as u64;
+        let before_commit_nanos = dispatched
+            .finished
+            .saturating_duration_since(started)
+            .as_nanos() as u64;
         let (result, commit) = commit.map_err(|e| crate::Error::InvalidBlock {
             number: block.number(),
             reason: format!("commit task failed: {e}"),
@@ -244,25 +277,62 @@ where
         let speculative_nanos = commit.speculative_nanos.clone();
         let wall_nanos = started.elapsed().as_nanos() as u64;
 
-        self.learn(
-            &costs,
-            &pool_costs,
-            &pool_busy_nanos,
-            &commit,
-            before_commit_nanos,
-        );
+        self.learn(&costs, &dispatched, &commit, wall_nanos);
         Ok(ParallelRun {
             result,
             routing,
             fallback: None,
             commit,
             speculative_nanos,
-            pool_busy_nanos,
-            failed_pools,
+            pool_busy_nanos: dispatched.pool_busy_nanos,
+            failed_pools: dispatched.failed_pools,
             routing_nanos,
             dispatch_nanos: before_commit_nanos,
             wall_nanos,
         })
+    }
+
+    /// The fallback: the sequential reference itself, which the cost model learns from.
+    fn run_sequential(
+        &self,
+        block: &Block,
+        base: Arc<State>,
+        routing: Routing,
+        fallback: Fallback,
+        started: Instant,
+        routing_nanos: u64,
+    ) -> Result<ParallelRun> {
+        let run = crate::execute_sequential(block, base)?;
+        let wall_nanos = started.elapsed().as_nanos() as u64;
+        let mut costs = self.lock_costs();
+        costs.observe_sequential(block.txs.iter().map(|t| t.env.gas_limit).sum(), wall_nanos);
+        if matches!(fallback, Fallback::NotWorthIt { .. }) {
+            costs.observe_fallback();
+        }
+        let n = block.txs.len();
+        Ok(ParallelRun {
+            result: run.result,
+            routing,
+            fallback: Some(fallback),
+            // Running sequentially wastes nothing.
+            commit: CommitReport {
+                reexecuted: vec![false; n],
+                validate_nanos: wall_nanos,
+                speculative_nanos: run.tx_nanos.clone(),
+                pools: vec![Some(0); n],
+                ..CommitReport::default()
+            },
+            speculative_nanos: run.tx_nanos,
+            pool_busy_nanos: vec![0; self.pools.len()],
+            failed_pools: Vec::new(),
+            routing_nanos,
+            dispatch_nanos: routing_nanos,
+            wall_nanos,
+        })
+    }
+
+    fn lock_costs(&self) -> std::sync::MutexGuard<'_, CostModel> {
+        self.costs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sends the routed work to the pools and forwards what non-streaming pools answer into
@@ -314,6 +384,7 @@ where
             }
         }
         let mut out = Dispatched {
+            pool_cost: vec![0; n],
             pool_busy_nanos: vec![0; n],
             failed_pools: Vec::new(),
             finished: Instant::now(),
@@ -323,6 +394,8 @@ where
             match response {
                 Ok(response) => {
                     out.pool_busy_nanos[pool] += response.busy_nanos;
+                    out.pool_cost[pool] +=
+                        txs.iter().map(|i| block.txs[*i].env.gas_limit).sum::<u64>();
                     if let Some(next) = queue.pop_front() {
                         in_flight.push(call(pool, next));
                     }
@@ -346,14 +419,11 @@ where
     fn learn(
         &self,
         costs: &[u64],
-        pool_costs: &[u64],
-        pool_busy_nanos: &[u64],
+        dispatched: &Dispatched,
         commit: &CommitReport,
-        before_commit_nanos: u64,
+        wall_nanos: u64,
     ) {
-        let busiest = (0..pool_busy_nanos.len())
-            .max_by_key(|p| pool_busy_nanos[*p])
-            .unwrap_or(0);
+        let busy = &dispatched.pool_busy_nanos;
         let reexecuted_cost = commit
             .reexecuted
             .iter()
@@ -366,16 +436,16 @@ where
             .unwrap_or_else(|e| e.into_inner())
             .observe_parallel(&ParallelSample {
                 txs: costs.len(),
-                total_cost: costs.iter().sum(),
-                busiest_pool_cost: pool_costs[busiest],
-                busiest_pool_nanos: pool_busy_nanos[busiest],
-                before_commit_nanos,
+                total_cost: dispatched.pool_cost.iter().sum(),
+                busy_nanos: busy.iter().sum(),
+                busiest_pool_nanos: busy.iter().copied().max().unwrap_or(0),
+                wall_nanos,
                 validate_nanos: commit.validate_nanos,
                 reexecuted_txs: commit.reexecuted_txs(),
                 reexecuted_cost,
             });
         let mut throughput = self.throughput.lock().unwrap_or_else(|e| e.into_inner());
-        for (pool, (cost, nanos)) in pool_costs.iter().zip(pool_busy_nanos).enumerate() {
+        for (pool, (cost, nanos)) in dispatched.pool_cost.iter().zip(busy).enumerate() {
             if *cost > 0 && *nanos > 0 {
                 throughput[pool].observe(*cost as f64 / *nanos as f64);
             }

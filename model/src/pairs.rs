@@ -18,8 +18,17 @@ pub const HOT_KEY_WINDOW: usize = 32;
 
 /// Candidate pairs `(i, j)` with `i < j`, sorted and distinct.
 pub fn candidate_pairs(txs: &[TxFacts]) -> Vec<(u32, u32)> {
-    let mut holders: HashMap<Address, Vec<u32>> = HashMap::default();
     let mut pairs = Vec::new();
+    for_each_candidate_pair(txs, |i, j| pairs.push((i, j)));
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// Visits the candidate pairs `(i, j)`, `i < j`, in order of `j`, without collecting them. A
+/// pair sharing several keys is visited once per key.
+pub fn for_each_candidate_pair(txs: &[TxFacts], mut visit: impl FnMut(u32, u32)) {
+    let mut holders: HashMap<Address, Vec<u32>> = HashMap::default();
     for (j, tx) in txs.iter().enumerate() {
         let j = j as u32;
         for key in tx.candidate_addresses() {
@@ -27,15 +36,12 @@ pub fn candidate_pairs(txs: &[TxFacts]) -> Vec<(u32, u32)> {
             let start = list.len().saturating_sub(HOT_KEY_WINDOW);
             for &i in &list[start..] {
                 if txs[i as usize].sender != tx.sender {
-                    pairs.push((i, j));
+                    visit(i, j);
                 }
             }
             list.push(j);
         }
     }
-    pairs.sort_unstable();
-    pairs.dedup();
-    pairs
 }
 
 #[cfg(test)]
