@@ -16,8 +16,10 @@
 //!   storage, metrics, tower layers, hooks for the model).
 //! - [`replay`]: `switchyard replay`, sequential and parallel execution of block folders, checked
 //!   against the chain and against each other, with timing, waste, DAG bound and projections.
+//! - [`train`]: `switchyard train`, fitting the conflict model on traffic logs.
 //! - [`progress`]: a progress bar that shows only on a terminal.
 
 pub mod progress;
 pub mod replay;
 pub mod serve;
+pub mod train;

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use switchyard_gateway::{replay, serve};
+use switchyard_gateway::{replay, serve, train};
 
 /// switchyard: a load-balancing gateway in front of pools of EVM executors.
 #[derive(Debug, Parser)]
@@ -19,6 +19,8 @@ enum Command {
     Serve(serve::cli::ServeArgs),
     /// Replay real blocks sequentially and across pools; check them against the chain.
     Replay(replay::ReplayArgs),
+    /// Train the conflict model on traffic logs and write a model file.
+    Train(train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,13 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("switchyard replay: {e:#}");
                 ExitCode::from(2)
+            }
+        },
+        Command::Train(args) => match train::run(&args, &mut std::io::stdout().lock()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchyard train: {e:#}");
+                ExitCode::from(1)
             }
         },
     }

@@ -4,9 +4,14 @@
 use crate::progress;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
-use std::{io::Write, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 use switchyard_executors::{
-    Block, BlockFixture,
+    Block, BlockFixture, State,
     block::find_block_dirs,
     check::{self, Mismatch},
     cost::Fallback,
@@ -17,6 +22,7 @@ use switchyard_executors::{
     sequential::SequentialRun,
     system,
 };
+use switchyard_model::{BlockRecord, Model, ModelRouter, TrafficLogWriter, TxExec};
 
 /// Arguments of `switchyard replay`.
 #[derive(Debug, Clone, clap::Args)]
@@ -42,20 +48,43 @@ pub struct ReplayArgs {
     /// Never fall back to sequential: every block goes through pools and the commit.
     #[arg(long)]
     pub no_fallback: bool,
+    /// Model file for `--router model` (written by `switchyard train`).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Write a traffic-log record of every block into this folder (see docs/traffic-log.md).
+    #[arg(long, value_name = "DIR")]
+    pub log: Option<PathBuf>,
 }
 
 fn default_pools() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
+/// The name of the model router (in the model crate, so not among the built-in names).
+const MODEL_ROUTER: &str = "model";
+
 fn parse_router(name: &str) -> Result<String, String> {
     match router::by_name(name) {
         Some(_) => Ok(name.to_owned()),
+        None if name == MODEL_ROUTER => Ok(name.to_owned()),
         None => Err(format!(
-            "unknown router; expected one of {}",
+            "unknown router; expected one of {}, {MODEL_ROUTER}",
             router::ROUTER_NAMES.join(", ")
         )),
     }
+}
+
+/// The router named on the command line; `model` loads `--model`.
+pub fn build_router(name: &str, model: Option<&Path>) -> anyhow::Result<Box<dyn Router>> {
+    if name == MODEL_ROUTER {
+        let path = model.context("--router model needs --model FILE (see `switchyard train`)")?;
+        let model = Model::load(path).with_context(|| format!("loading {}", path.display()))?;
+        return Ok(Box::new(ModelRouter::new(model)));
+    }
+    if model.is_some() {
+        bail!("--model is used only with --router model");
+    }
+    router::by_name(name).with_context(|| format!("unknown router {name}"))
 }
 
 /// One block's figures.
@@ -147,7 +176,14 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySumm
         }
         dirs.extend(find_block_dirs(path).with_context(|| format!("{}", path.display()))?);
     }
-    let router = router::by_name(&args.router).context("unknown router")?;
+    let router = build_router(&args.router, args.model.as_deref())?;
+    let mut log = match &args.log {
+        Some(dir) => Some(
+            TrafficLogWriter::create(dir)
+                .with_context(|| format!("opening traffic log {}", dir.display()))?,
+        ),
+        None => None,
+    };
     switchyard_executors::execute::warm_up_precompiles();
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let executor = match args.pools {
@@ -178,7 +214,8 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySumm
                 fixture,
                 executor.as_ref(),
                 router.as_ref(),
-            )),
+                log.as_mut(),
+            ))?,
             Err(e) => BlockReport {
                 path: dir.clone(),
                 mismatches: vec![format!("cannot load: {e}")],
@@ -190,6 +227,9 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySumm
         reports.push(report);
     }
     bar.finish_and_clear();
+    if let Some(log) = log.as_mut() {
+        log.flush().context("flushing the traffic log")?;
+    }
 
     let summary = summarize(args, reports);
     for line in summary_lines(&summary) {
@@ -206,7 +246,8 @@ async fn replay_block(
     fixture: BlockFixture,
     executor: Option<&ParallelExecutor>,
     router: &dyn Router,
-) -> BlockReport {
+    log: Option<&mut TrafficLogWriter>,
+) -> anyhow::Result<BlockReport> {
     let mut report = BlockReport {
         number: fixture.block.number(),
         path: fixture.path.clone(),
@@ -229,7 +270,7 @@ async fn replay_block(
                 report
                     .mismatches
                     .push(format!("sequential execution failed: {e}"));
-                return report;
+                return Ok(report);
             }
         };
         sequential.push((run, started.elapsed().as_nanos() as u64));
@@ -244,7 +285,7 @@ async fn replay_block(
                     report
                         .mismatches
                         .push(format!("parallel execution failed: {e}"));
-                    return report;
+                    return Ok(report);
                 }
             }
         }
@@ -260,6 +301,12 @@ async fn replay_block(
             .push(format!("sequential vs chain: {mismatch}"));
     }
 
+    let walls: Vec<u64> = parallel.iter().map(|r| r.wall_nanos).collect();
+    let median_parallel = if walls.is_empty() {
+        0
+    } else {
+        median_index(&walls)
+    };
     let pools = args.pools.max(1);
     let shape = DagShape::new(&block, &reference.result.outcomes, &reference.tx_nanos);
     report.dag_bound = shape.bound(pools);
@@ -275,8 +322,7 @@ async fn replay_block(
                 report.mismatches.push(format!("parallel: {mismatch}"));
             }
         }
-        let walls: Vec<u64> = parallel.iter().map(|r| r.wall_nanos).collect();
-        let median = &parallel[median_index(&walls)];
+        let median = &parallel[median_parallel];
         report.parallel_seconds = secs(median.wall_nanos);
         report.speedup = report.sequential_seconds / report.parallel_seconds.max(1e-12);
         report.routing_seconds = secs(median.routing_nanos);
@@ -288,21 +334,64 @@ async fn replay_block(
         report.fallback = median.fallback;
     }
 
+    if let Some(log) = log {
+        let record = traffic_record(&block, &base, reference, parallel.get(median_parallel))?;
+        log.append(&record).context("writing the traffic log")?;
+    }
+
     if !args.simulate_pools.is_empty() {
         let costs = executor
             .map(|e| e.cost_model())
             .map_or(SimulationCosts::default(), |m| SimulationCosts {
-                dispatch_nanos: m.dispatch_ns.get().unwrap_or(0.0) as u64,
+                dispatch_nanos: m.overhead_ns.get().unwrap_or(0.0) as u64,
                 validate_nanos_per_tx: m.validate_ns_per_tx.get().unwrap_or(0.0) as u64,
             });
-        report.simulated = project(&block, reference, router, &args.simulate_pools, costs);
+        report.simulated = project(
+            &block,
+            &base,
+            reference,
+            router,
+            &args.simulate_pools,
+            costs,
+        );
     }
-    report
+    Ok(report)
+}
+
+/// The traffic-log record of a block: the parallel run's pools, re-executions and times when
+/// there was one, else the sequential run's (every transaction in pool 0).
+fn traffic_record(
+    block: &Block,
+    base: &State,
+    reference: &SequentialRun,
+    parallel: Option<&ParallelRun>,
+) -> anyhow::Result<BlockRecord> {
+    let exec: Vec<TxExec> = (0..block.txs.len())
+        .map(|i| match parallel {
+            Some(run) if run.fallback.is_none() => TxExec {
+                pool: run.commit.pools.get(i).copied().flatten().unwrap_or(0),
+                reexecuted: run.commit.reexecuted[i],
+                nanos: run.commit.speculative_nanos[i],
+            },
+            _ => TxExec {
+                pool: 0,
+                reexecuted: false,
+                nanos: reference.tx_nanos[i],
+            },
+        })
+        .collect();
+    Ok(BlockRecord::from_execution(
+        block,
+        &reference.result.outcomes,
+        &exec,
+        Some(base),
+    )?)
 }
 
 /// Projections of one block onto each pool count in `pool_counts`.
 fn project(
     block: &Block,
+    state: &State,
     reference: &SequentialRun,
     router: &dyn Router,
     pool_counts: &[usize],
@@ -317,7 +406,7 @@ fn project(
                 block,
                 costs: &gas_limits,
                 pool_weights: &weights,
-                state: None,
+                state: Some(state),
                 oracle: Some(&reference.result.outcomes),
             });
             simulate(

@@ -221,11 +221,7 @@ fn record(
     m.routing_seconds.observe(run.routing_nanos as f64 / 1e9);
     let costs = run.routing.pool_costs(pools);
     let model = executor.cost_model();
-    if let Some(p) = model.predict(
-        costs.iter().sum(),
-        costs.iter().copied().max().unwrap_or(0),
-        txs,
-    ) {
+    if let Some(p) = model.predict(costs.iter().sum(), costs.iter().copied().max().unwrap_or(0)) {
         m.predicted_speedup.set(p.speedup());
     }
     m.min_speedup.set(model.min_speedup);
