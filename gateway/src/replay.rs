@@ -169,6 +169,7 @@ pub struct ReplaySummary {
 
 /// Runs the replay, writing one line per block and a summary to `out`.
 pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySummary> {
+    let router = build_router(&args.router, args.model.as_deref())?;
     let mut dirs = Vec::new();
     for path in &args.paths {
         if !path.exists() {
@@ -176,7 +177,6 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySumm
         }
         dirs.extend(find_block_dirs(path).with_context(|| format!("{}", path.display()))?);
     }
-    let router = build_router(&args.router, args.model.as_deref())?;
     let mut log = match &args.log {
         Some(dir) => Some(
             TrafficLogWriter::create(dir)
