@@ -78,6 +78,12 @@ fn sustained_acceptance_and_latency() {
                     let (_, text) = gateway.post(body.as_bytes());
                     let answers: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
                     accepted += answers.iter().filter(|a| a.get("result").is_some()).count();
+                    if let Some(error) = answers.iter().find(|a| a.get("error").is_some()) {
+                        eprintln!("first refusal in a batch: {error}");
+                    }
+                    if answers.is_empty() {
+                        eprintln!("batch answered with {}", &text[..text.len().min(300)]);
+                    }
                     let mut s = submitted.lock().unwrap();
                     for h in hashes.iter().step_by(50) {
                         s.insert(h.clone(), at);

@@ -188,14 +188,22 @@ impl TxPool {
                     format!("nonce too low: next nonce {floor}, tx nonce {}", tx.nonce),
                 ));
             }
+            // The gap counts from the sender's pending nonce (after its contiguous waiting
+            // transactions); walking them is needed only past the cheap bound.
             if tx.nonce - floor > limits.max_nonce_gap {
-                return Err(Rejection::new(
-                    RejectReason::NonceGap,
-                    format!(
-                        "nonce too high: next nonce {floor}, tx nonce {}, at most {} ahead are queued",
-                        tx.nonce, limits.max_nonce_gap
-                    ),
-                ));
+                let mut pending = floor;
+                while sender.txs.contains_key(&pending) {
+                    pending += 1;
+                }
+                if tx.nonce.saturating_sub(pending) > limits.max_nonce_gap {
+                    return Err(Rejection::new(
+                        RejectReason::NonceGap,
+                        format!(
+                            "nonce too high: next nonce {pending}, tx nonce {}, at most {} ahead are queued",
+                            tx.nonce, limits.max_nonce_gap
+                        ),
+                    ));
+                }
             }
             let replaced = sender.txs.get(&tx.nonce).cloned();
             if let Some(old) = &replaced
@@ -483,6 +491,20 @@ mod tests {
         assert_eq!(low.message, "nonce too low: next nonce 3, tx nonce 2");
         let gap = pool.insert(tx(A, 8, 0), account).unwrap_err();
         assert_eq!(gap.reason, RejectReason::NonceGap);
+        // The gap counts from the pending nonce: a long contiguous run is not a gap.
+        let mut long = TxPool::new(limits());
+        let b = AccountView {
+            nonce: 3,
+            ..rich(&B)
+        };
+        for nonce in 3..12 {
+            long.insert(tx(B, nonce, 0), b)
+                .unwrap_or_else(|e| panic!("{nonce}: {e}"));
+        }
+        assert_eq!(
+            long.insert(tx(B, 17, 0), b).unwrap_err().reason,
+            RejectReason::NonceGap
+        );
         pool.insert(tx(A, 3, 0), account).unwrap();
         pool.insert(tx(A, 5, 0), account).unwrap(); // queued: gap 2
         let dup = pool.insert(tx(A, 3, 0), account).unwrap_err();
