@@ -30,14 +30,6 @@ impl Ewma {
         });
     }
 
-    /// Scales the average toward zero (the "forgetting" of a penalty that is no longer
-    /// re-measured).
-    pub fn decay(&mut self, factor: f64) {
-        if let Some(v) = &mut self.value {
-            *v *= factor;
-        }
-    }
-
     /// The current average, if any sample was seen.
     pub fn get(&self) -> Option<f64> {
         self.value
@@ -112,17 +104,21 @@ impl Default for CostModel {
 }
 
 impl CostModel {
-    /// Predicts sequential and parallel time for a routed block: the busiest pool, the fixed
-    /// overhead, and the expected re-execution at commit.
+    /// Predicts sequential and parallel time for a routed block: the busiest pool plus the
+    /// fixed overhead.
+    ///
+    /// The re-executed share is measured and exported but not part of the prediction: it
+    /// depends on the block far more than on history, and feeding it back made the decision
+    /// flap between "always parallel" and "never". Waste is tuned through the router (the
+    /// model's threshold) instead.
     pub fn predict(&self, total_cost: u64, busiest_pool_cost: u64) -> Option<Prediction> {
         let seq = self.sequential_ns_per_cost.get()?;
         let pool = self.pool_ns_per_cost.get().unwrap_or(seq);
         let overhead = self.overhead_ns.get().unwrap_or(0.0);
-        let waste = self.reexecuted_share.get().unwrap_or(0.0).clamp(0.0, 1.0);
         let total = total_cost as f64;
         Some(Prediction {
             sequential_nanos: total * seq,
-            parallel_nanos: overhead + busiest_pool_cost as f64 * pool + waste * total * seq,
+            parallel_nanos: overhead + busiest_pool_cost as f64 * pool,
         })
     }
 
@@ -160,13 +156,6 @@ impl CostModel {
         })
     }
 
-    /// Notes a block that fell back because parallel looked too costly. The re-execution
-    /// penalty that caused it is only re-measured by running in parallel, so it is slowly
-    /// forgotten: a router that stopped wasting work gets another chance.
-    pub fn observe_fallback(&mut self) {
-        self.reexecuted_share.decay(0.9);
-    }
-
     /// Learns from a sequential execution.
     pub fn observe_sequential(&mut self, total_cost: u64, nanos: u64) {
         if total_cost > 0 {
@@ -178,13 +167,22 @@ impl CostModel {
     /// Learns from a parallel execution.
     pub fn observe_parallel(&mut self, sample: &ParallelSample) {
         if sample.total_cost > 0 {
-            self.pool_ns_per_cost
-                .observe(sample.busy_nanos as f64 / sample.total_cost as f64);
+            // Pools execute the same work the sequential path does: one estimate serves both,
+            // so an unusual block moves sequential and parallel predictions alike.
+            let ns_per_cost = sample.busy_nanos as f64 / sample.total_cost as f64;
+            self.pool_ns_per_cost.observe(ns_per_cost);
+            self.sequential_ns_per_cost.observe(ns_per_cost);
             self.reexecuted_share
                 .observe(sample.reexecuted_cost as f64 / sample.total_cost as f64);
         }
-        self.overhead_ns
-            .observe(sample.wall_nanos.saturating_sub(sample.busiest_pool_nanos) as f64);
+        // Re-execution at commit is waste, not overhead: counting it here would make one
+        // wasteful block look like a fixed cost and shut parallelism off for every block after.
+        self.overhead_ns.observe(
+            sample
+                .wall_nanos
+                .saturating_sub(sample.busiest_pool_nanos)
+                .saturating_sub(sample.reexecute_nanos) as f64,
+        );
         let valid = sample.txs.saturating_sub(sample.reexecuted_txs);
         if valid > 0 {
             self.validate_ns_per_tx
@@ -224,6 +222,8 @@ pub struct ParallelSample {
     pub wall_nanos: u64,
     /// Commit time spent on valid results.
     pub validate_nanos: u64,
+    /// Commit time spent re-executing.
+    pub reexecute_nanos: u64,
     /// Transactions re-executed at commit.
     pub reexecuted_txs: usize,
     /// Estimated cost of the re-executed transactions.

@@ -306,9 +306,6 @@ where
         let wall_nanos = started.elapsed().as_nanos() as u64;
         let mut costs = self.lock_costs();
         costs.observe_sequential(block.txs.iter().map(|t| t.env.gas_limit).sum(), wall_nanos);
-        if matches!(fallback, Fallback::NotWorthIt { .. }) {
-            costs.observe_fallback();
-        }
         let n = block.txs.len();
         Ok(ParallelRun {
             result: run.result,
@@ -441,6 +438,7 @@ where
                 busiest_pool_nanos: busy.iter().copied().max().unwrap_or(0),
                 wall_nanos,
                 validate_nanos: commit.validate_nanos,
+                reexecute_nanos: commit.reexecute_nanos,
                 reexecuted_txs: commit.reexecuted_txs(),
                 reexecuted_cost,
             });
