@@ -3,7 +3,7 @@
 use crate::{
     block::Block,
     commit::{CommitReport, ordered_commit_streaming},
-    cost::{CostModel, Ewma, Fallback, ParallelSample, Plan},
+    cost::{CostModel, Ewma, Fallback, ParallelSample, Plan, estimated_cost},
     error::Result,
     execute::TxOutcome,
     pool::{
@@ -175,7 +175,11 @@ where
             let base = Arc::new(state);
             let started = Instant::now();
             let reference = crate::execute_sequential(&block, base.clone())?;
-            let cost: u64 = block.txs.iter().map(|t| t.env.gas_limit).sum();
+            let cost: u64 = block
+                .txs
+                .iter()
+                .map(|tx| estimated_cost(tx, base.as_ref()))
+                .sum();
             self.lock_costs()
                 .observe_sequential(cost, started.elapsed().as_nanos() as u64);
             if self.pools.len() < 2 {
@@ -222,7 +226,11 @@ where
     ) -> Result<ParallelRun> {
         let started = Instant::now();
         let n = self.pools.len();
-        let costs: Vec<u64> = block.txs.iter().map(|t| t.env.gas_limit).collect();
+        let costs: Vec<u64> = block
+            .txs
+            .iter()
+            .map(|tx| estimated_cost(tx, base.as_ref()))
+            .collect();
         let total_cost: u64 = costs.iter().sum();
         // A block too small to win even with perfect routing is not routed at all.
         let hopeless = match may_fall_back {
@@ -263,7 +271,7 @@ where
             let (block, base) = (block.clone(), base.clone());
             tokio::task::spawn_blocking(move || ordered_commit_streaming(&block, base, results))
         };
-        let dispatch = self.dispatch(block, state, &routing, sink);
+        let dispatch = self.dispatch(block, state, &routing, &costs, sink);
         let (dispatched, commit) = tokio::join!(dispatch, commit);
         self.catalog.remove(state);
         let before_commit_nanos = dispatched
@@ -302,10 +310,16 @@ where
         started: Instant,
         routing_nanos: u64,
     ) -> Result<ParallelRun> {
-        let run = crate::execute_sequential(block, base)?;
+        let base_state = base.as_ref();
+        let run = crate::execute_sequential(block, base.clone())?;
         let wall_nanos = started.elapsed().as_nanos() as u64;
         let mut costs = self.lock_costs();
-        costs.observe_sequential(block.txs.iter().map(|t| t.env.gas_limit).sum(), wall_nanos);
+        let cost = block
+            .txs
+            .iter()
+            .map(|tx| estimated_cost(tx, base_state))
+            .sum();
+        costs.observe_sequential(cost, wall_nanos);
         let n = block.txs.len();
         Ok(ParallelRun {
             result: run.result,
@@ -341,6 +355,7 @@ where
         block: &Arc<Block>,
         state: StateId,
         routing: &Routing,
+        costs: &[u64],
         sink: mpsc::Sender<SpeculativeTx>,
     ) -> Dispatched {
         let n = self.pools.len();
@@ -391,8 +406,7 @@ where
             match response {
                 Ok(response) => {
                     out.pool_busy_nanos[pool] += response.busy_nanos;
-                    out.pool_cost[pool] +=
-                        txs.iter().map(|i| block.txs[*i].env.gas_limit).sum::<u64>();
+                    out.pool_cost[pool] += txs.iter().map(|i| costs[*i]).sum::<u64>();
                     if let Some(next) = queue.pop_front() {
                         in_flight.push(call(pool, next));
                     }

@@ -13,7 +13,7 @@ use std::{
 use switchyard_executors::{
     Block, BlockFixture, State,
     block::find_block_dirs,
-    check::{self, Mismatch},
+    check,
     cost::Fallback,
     dag::{DagShape, Projection, SimulationCosts, simulate},
     execute_sequential,
@@ -259,40 +259,53 @@ async fn replay_block(
     let base = Arc::new(state);
     let block = Arc::new(fixture.block);
 
-    // Sequential and parallel runs interleave, so drift affects both alike.
-    let mut sequential: Vec<(SequentialRun, u64)> = Vec::new();
-    let mut parallel: Vec<ParallelRun> = Vec::new();
-    for _ in 0..args.repeat {
-        let started = std::time::Instant::now();
-        let run = match execute_sequential(&block, base.clone()) {
-            Ok(run) => run,
-            Err(e) => {
-                report
-                    .mismatches
-                    .push(format!("sequential execution failed: {e}"));
-                return Ok(report);
-            }
-        };
-        sequential.push((run, started.elapsed().as_nanos() as u64));
+    // The first sequential run is the reference (oracle, DAG, log); further runs only time.
+    // Runs alternate their order and are dropped as soon as they are checked, so neither side
+    // runs with the other's results still occupying memory.
+    let mut seq_walls = Vec::new();
+    let started = std::time::Instant::now();
+    let reference = match execute_sequential(&block, base.clone()) {
+        Ok(run) => run,
+        Err(e) => {
+            report
+                .mismatches
+                .push(format!("sequential execution failed: {e}"));
+            return Ok(report);
+        }
+    };
+    seq_walls.push(started.elapsed().as_nanos() as u64);
+    let mut parallel: Vec<ParallelSummary> = Vec::new();
+    for repeat in 0..args.repeat {
+        if repeat > 0 && repeat % 2 == 0 {
+            seq_walls.push(time_sequential(&block, &base)?);
+        }
         if let Some(executor) = executor {
-            let oracle = &sequential[sequential.len() - 1].0.result.outcomes;
-            match executor
-                .execute(&block, base.clone(), router, Some(oracle))
+            let outcomes = &reference.result.outcomes;
+            let run = match executor
+                .execute(&block, base.clone(), router, Some(outcomes))
                 .await
             {
-                Ok(run) => parallel.push(run),
+                Ok(run) => run,
                 Err(e) => {
                     report
                         .mismatches
                         .push(format!("parallel execution failed: {e}"));
                     return Ok(report);
                 }
+            };
+            let mismatches = check::against_header(&block, &run.result)
+                .into_iter()
+                .chain(check::against_reference(&reference.result, &run.result));
+            for mismatch in mismatches {
+                report.mismatches.push(format!("parallel: {mismatch}"));
             }
+            parallel.push(ParallelSummary::of(run));
+        }
+        if repeat % 2 == 1 {
+            seq_walls.push(time_sequential(&block, &base)?);
         }
     }
-    let seq_walls: Vec<u64> = sequential.iter().map(|(_, wall)| *wall).collect();
     let median_seq = median_index(&seq_walls);
-    let reference = &sequential[median_seq].0;
     report.gas = reference.result.gas_used;
     report.sequential_seconds = secs(seq_walls[median_seq]);
     for mismatch in check::against_header(&block, &reference.result) {
@@ -313,29 +326,20 @@ async fn replay_block(
     report.shape = Some(shape);
 
     if !parallel.is_empty() {
-        for run in &parallel {
-            let mismatches: Vec<Mismatch> = check::against_header(&block, &run.result)
-                .into_iter()
-                .chain(check::against_reference(&reference.result, &run.result))
-                .collect();
-            for mismatch in mismatches {
-                report.mismatches.push(format!("parallel: {mismatch}"));
-            }
-        }
         let median = &parallel[median_parallel];
         report.parallel_seconds = secs(median.wall_nanos);
         report.speedup = report.sequential_seconds / report.parallel_seconds.max(1e-12);
         report.routing_seconds = secs(median.routing_nanos);
         report.pools_seconds = secs(median.dispatch_nanos);
         report.commit_seconds = secs(median.wall_nanos - median.dispatch_nanos);
-        report.reexecuted_txs = median.commit.reexecuted_txs();
-        report.reexecuted_gas = median.commit.reexecuted_gas;
+        report.reexecuted_txs = median.reexecuted_txs;
+        report.reexecuted_gas = median.reexecuted_gas;
         report.efficiency = report.speedup / report.dag_bound;
         report.fallback = median.fallback;
     }
 
     if let Some(log) = log {
-        let record = traffic_record(&block, &base, reference, parallel.get(median_parallel))?;
+        let record = traffic_record(&block, &base, &reference, parallel.get(median_parallel))?;
         log.append(&record).context("writing the traffic log")?;
     }
 
@@ -349,7 +353,7 @@ async fn replay_block(
         report.simulated = project(
             &block,
             &base,
-            reference,
+            &reference,
             router,
             &args.simulate_pools,
             costs,
@@ -364,28 +368,69 @@ fn traffic_record(
     block: &Block,
     base: &State,
     reference: &SequentialRun,
-    parallel: Option<&ParallelRun>,
+    parallel: Option<&ParallelSummary>,
 ) -> anyhow::Result<BlockRecord> {
-    let exec: Vec<TxExec> = (0..block.txs.len())
-        .map(|i| match parallel {
-            Some(run) if run.fallback.is_none() => TxExec {
-                pool: run.commit.pools.get(i).copied().flatten().unwrap_or(0),
-                reexecuted: run.commit.reexecuted[i],
-                nanos: run.commit.speculative_nanos[i],
-            },
-            _ => TxExec {
+    let exec: Vec<TxExec> = match parallel {
+        Some(run) if run.fallback.is_none() => run.exec.clone(),
+        _ => reference
+            .tx_nanos
+            .iter()
+            .map(|nanos| TxExec {
                 pool: 0,
                 reexecuted: false,
-                nanos: reference.tx_nanos[i],
-            },
-        })
-        .collect();
+                nanos: *nanos,
+            })
+            .collect(),
+    };
     Ok(BlockRecord::from_execution(
         block,
         &reference.result.outcomes,
         &exec,
         Some(base),
     )?)
+}
+
+/// What replay keeps of a parallel run once it is checked.
+#[derive(Debug)]
+struct ParallelSummary {
+    wall_nanos: u64,
+    routing_nanos: u64,
+    dispatch_nanos: u64,
+    reexecuted_txs: usize,
+    reexecuted_gas: u64,
+    fallback: Option<Fallback>,
+    exec: Vec<TxExec>,
+}
+
+impl ParallelSummary {
+    fn of(run: ParallelRun) -> Self {
+        let commit = &run.commit;
+        let exec = (0..run.result.outcomes.len())
+            .map(|i| TxExec {
+                pool: commit.pools.get(i).copied().flatten().unwrap_or(0),
+                reexecuted: commit.reexecuted.get(i).copied().unwrap_or(false),
+                nanos: commit.speculative_nanos.get(i).copied().unwrap_or(0),
+            })
+            .collect();
+        Self {
+            wall_nanos: run.wall_nanos,
+            routing_nanos: run.routing_nanos,
+            dispatch_nanos: run.dispatch_nanos,
+            reexecuted_txs: commit.reexecuted_txs(),
+            reexecuted_gas: commit.reexecuted_gas,
+            fallback: run.fallback,
+            exec,
+        }
+    }
+}
+
+/// Times one sequential run and drops its result.
+fn time_sequential(block: &Block, base: &Arc<State>) -> anyhow::Result<u64> {
+    let started = std::time::Instant::now();
+    let run = execute_sequential(block, base.clone())?;
+    let nanos = started.elapsed().as_nanos() as u64;
+    drop(run);
+    Ok(nanos)
 }
 
 /// Projections of one block onto each pool count in `pool_counts`.
