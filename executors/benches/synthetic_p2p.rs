@@ -45,24 +45,26 @@ fn main() {
         let (block, base) = (Arc::new(block), Arc::new(state));
         // One reference, alive through every timed run, for the oracle and the checks; each
         // timed run is dropped before the next, so both sides allocate alike.
-        let reference = execute_sequential(&block, base.clone()).expect("sequential").result;
+        let reference = execute_sequential(&block, base.clone())
+            .expect("sequential")
+            .result;
         let mut cells = Vec::new();
         for name in ROUTERS {
             let router = router::by_name(name).expect("router");
             let (mut speedups, mut waste, mut fallbacks) = (Vec::new(), Vec::new(), 0);
             for _ in 0..runs {
                 let started = Instant::now();
-                let reference = execute_sequential(&block, base.clone()).expect("sequential");
+                drop(execute_sequential(&block, base.clone()).expect("sequential"));
                 let sequential = started.elapsed().as_secs_f64();
                 let run = runtime
                     .block_on(executor.execute(
                         &block,
                         base.clone(),
                         router.as_ref(),
-                        Some(&reference.result.outcomes),
+                        Some(&reference.outcomes),
                     ))
                     .expect("parallel");
-                assert!(check::against_reference(&reference.result, &run.result).is_empty());
+                assert!(check::against_reference(&reference, &run.result).is_empty());
                 speedups.push(sequential / (run.wall_nanos as f64 / 1e9));
                 waste.push(run.commit.reexecuted_gas as f64 / run.result.gas_used as f64);
                 fallbacks += usize::from(run.fallback.is_some());

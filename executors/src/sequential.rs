@@ -50,18 +50,10 @@ impl BlockResult {
     }
 
     /// Assembles the result from outcomes already committed into `post_state`.
-    pub fn new(block: &Block, outcomes: Vec<TxOutcome>, mut post_state: Overlay) -> Self {
-        post_state.settle_fees();
+    pub fn new(block: &Block, outcomes: Vec<TxOutcome>, post_state: Overlay) -> Self {
         let receipts = build_receipts(block, &outcomes);
-        let receipts_root = receipts_root(block, &receipts);
-        let gas_used = outcomes.iter().map(|o| o.gas_used).sum();
-        Self {
-            outcomes,
-            receipts,
-            receipts_root,
-            gas_used,
-            post_state,
-        }
+        let root = receipts_root(block, &receipts);
+        Self::from_parts(outcomes, receipts, root, post_state)
     }
 }
 

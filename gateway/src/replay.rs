@@ -372,15 +372,7 @@ fn traffic_record(
 ) -> anyhow::Result<BlockRecord> {
     let exec: Vec<TxExec> = match parallel {
         Some(run) if run.fallback.is_none() => run.exec.clone(),
-        _ => reference
-            .tx_nanos
-            .iter()
-            .map(|nanos| TxExec {
-                pool: 0,
-                reexecuted: false,
-                nanos: *nanos,
-            })
-            .collect(),
+        _ => TxExec::sequential(&reference.tx_nanos),
     };
     Ok(BlockRecord::from_execution(
         block,

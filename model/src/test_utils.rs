@@ -11,27 +11,24 @@ use crate::{
     traffic::{BlockRecord, FORMAT_VERSION, TxRecord},
 };
 use alloy_primitives::{Address, B256, Selector, U256};
+use switchyard_executors::synthetic::SplitMix;
 
 const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
 const SWAP: [u8; 4] = [0x12, 0x8a, 0xcb, 0x08];
 
-/// SplitMix64: small, seedable, reproducible.
+/// A seedable, reproducible generator (the executors' SplitMix64) with a skewed index.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix);
 
 impl Rng {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
-        Self(seed)
+        Self(SplitMix(seed))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// An index below `n`, skewed towards 0 when `skewed` (popular items first).

@@ -45,15 +45,7 @@ fn mainnet() -> Option<&'static Mainnet> {
             system::apply_pre_block(&mut state, &fixture.block);
             let state = Arc::new(state);
             let run = execute_sequential(&fixture.block, state.clone()).expect("sequential run");
-            let exec: Vec<TxExec> = run
-                .tx_nanos
-                .iter()
-                .map(|nanos| TxExec {
-                    pool: 0,
-                    reexecuted: false,
-                    nanos: *nanos,
-                })
-                .collect();
+            let exec = TxExec::sequential(&run.tx_nanos);
             let record = BlockRecord::from_execution(
                 &fixture.block,
                 &run.result.outcomes,

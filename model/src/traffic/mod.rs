@@ -36,6 +36,20 @@ pub struct TxExec {
     pub nanos: u64,
 }
 
+impl TxExec {
+    /// The entries of a sequential run: every transaction in pool 0, none re-executed.
+    pub fn sequential(tx_nanos: &[u64]) -> Vec<Self> {
+        tx_nanos
+            .iter()
+            .map(|nanos| Self {
+                pool: 0,
+                reexecuted: false,
+                nanos: *nanos,
+            })
+            .collect()
+    }
+}
+
 /// One executed block: a line of a traffic log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockRecord {
