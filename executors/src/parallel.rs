@@ -192,7 +192,7 @@ where
                         base.clone(),
                         &crate::router::ContractRouter,
                         None,
-                        None,
+                        false,
                     )
                     .await?;
                 debug_assert!(
@@ -211,8 +211,7 @@ where
         router: &dyn Router,
         oracle: Option<&[TxOutcome]>,
     ) -> Result<ParallelRun> {
-        let may_fall_back = self.fallback_enabled.then_some(());
-        self.run_parallel(block, base, router, oracle, may_fall_back)
+        self.run_parallel(block, base, router, oracle, self.fallback_enabled)
             .await
     }
 
@@ -222,7 +221,7 @@ where
         base: Arc<State>,
         router: &dyn Router,
         oracle: Option<&[TxOutcome]>,
-        may_fall_back: Option<()>,
+        may_fall_back: bool,
     ) -> Result<ParallelRun> {
         let started = Instant::now();
         let n = self.pools.len();
@@ -233,9 +232,10 @@ where
             .collect();
         let total_cost: u64 = costs.iter().sum();
         // A block too small to win even with perfect routing is not routed at all.
-        let hopeless = match may_fall_back {
-            Some(()) => self.lock_costs().hopeless(total_cost, n, block.txs.len()),
-            None => None,
+        let hopeless = if may_fall_back {
+            self.lock_costs().hopeless(total_cost, n, block.txs.len())
+        } else {
+            None
         };
         if let Some(fallback) = hopeless {
             return self.run_sequential(block, base, Routing::default(), fallback, started, 0);
@@ -250,7 +250,7 @@ where
         });
         let routing_nanos = started.elapsed().as_nanos() as u64;
         let plan = plan(&routing, &costs, n);
-        if may_fall_back.is_some() {
+        if may_fall_back {
             let model = self.lock_costs();
             let prediction = model.predict(total_cost, plan.makespan_cost);
             tracing::debug!(
