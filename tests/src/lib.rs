@@ -73,15 +73,24 @@ pub struct Gateway {
     pub rpc: std::net::SocketAddr,
     /// The metrics address, when enabled.
     pub metrics: Option<std::net::SocketAddr>,
-    _data: tempfile::TempDir,
+    /// The data dir when the gateway owns it (a fresh temporary one, removed on drop).
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Gateway {
     /// Starts `switchyard serve` with ephemeral ports, a fresh data dir and `args`, and waits
     /// until it answers (bounded: panics after two minutes).
     pub fn start(args: &[&str]) -> Self {
-        use std::io::BufRead;
         let data = tempfile::tempdir().expect("temp dir");
+        let mut gateway = Self::start_in(data.path(), args);
+        gateway._data = Some(data);
+        gateway
+    }
+
+    /// Starts `switchyard serve` with ephemeral ports, the data dir `data` (kept after the
+    /// gateway stops, for what it wrote there) and `args`; bounded like [`Gateway::start`].
+    pub fn start_in(data: &std::path::Path, args: &[&str]) -> Self {
+        use std::io::BufRead;
         let mut child = Command::new(switchyard_bin())
             .args([
                 "serve",
@@ -91,7 +100,7 @@ impl Gateway {
                 "127.0.0.1:0",
                 "--data-dir",
             ])
-            .arg(data.path())
+            .arg(data)
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
@@ -132,7 +141,7 @@ impl Gateway {
             child,
             rpc: rpc.expect("rpc"),
             metrics,
-            _data: data,
+            _data: None,
         };
         let ready = (0..240).any(|_| {
             let answered = gateway
@@ -181,6 +190,20 @@ impl Gateway {
     pub fn scrape(&self) -> String {
         let addr = self.metrics.expect("metrics enabled");
         http_get(addr, "/metrics").expect("scrape").1
+    }
+
+    /// Sends `signal` (a `kill` name such as `HUP`) without waiting for anything.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.

@@ -1,8 +1,11 @@
 //! The `switchyard serve` command line: flags that override the config file.
 
-use super::config::{Config, ConfigError, Overrides, Settings};
+use super::{
+    config::{Config, ConfigError, Overrides, Settings},
+    model_loader::LoadedModel,
+};
 use clap::Args;
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 /// `switchyard serve` flags; each overrides the same setting of `--config`.
 #[derive(Debug, Clone, Default, Args)]
@@ -37,7 +40,8 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The file (if any) with the flags applied, checked.
+    /// The file (if any) with the flags applied, checked; the model file, if any, is read and
+    /// checked too, so a bad one is a config error (exit 64).
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let mut config = match &self.config {
             Some(path) => Config::from_file(path)?,
@@ -53,6 +57,12 @@ impl ServeArgs {
             chain_id: self.chain_id,
             dev_accounts: self.dev_accounts,
         });
-        config.check()
+        let mut settings = config.check()?;
+        if let Some(path) = &settings.model {
+            let loaded = LoadedModel::load(path)
+                .map_err(|e| ConfigError(format!("model = {}: {e}", path.display())))?;
+            settings.initial_model = Some(Arc::new(loaded));
+        }
+        Ok(settings)
     }
 }

@@ -37,6 +37,27 @@ pub struct Config {
     pub pool: PoolConfig,
     /// Executor pools and routing.
     pub executor: ExecutorConfig,
+    /// The traffic log, the training data of the model.
+    pub traffic_log: TrafficLogConfig,
+}
+
+/// `[traffic_log]`: one record per committed block, for `switchyard train`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrafficLogConfig {
+    /// Whether every committed block is logged.
+    pub enabled: bool,
+    /// The log folder; defaults to `traffic` in the data directory.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for TrafficLogConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: None,
+        }
+    }
 }
 
 /// `[rpc]`: the JSON-RPC endpoint and its tower stack.
@@ -201,6 +222,12 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Model file, if any.
     pub model: Option<PathBuf>,
+    /// The model file as read when the flags were checked (see
+    /// [`super::cli::ServeArgs::settings`]), so a bad file is a config error and `serve` does
+    /// not read it twice; `serve` loads [`Settings::model`] itself when this is `None`.
+    pub initial_model: Option<std::sync::Arc<super::model_loader::LoadedModel>>,
+    /// The traffic-log folder, or `None` when traffic logging is off.
+    pub traffic_log: Option<PathBuf>,
     /// Largest request body.
     pub max_body_bytes: usize,
     /// Concurrent requests before shedding.
@@ -377,14 +404,23 @@ impl Config {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let data_dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("switchyard-data"));
+        let traffic_log = self.traffic_log.enabled.then(|| {
+            self.traffic_log
+                .dir
+                .clone()
+                .unwrap_or_else(|| data_dir.join("traffic"))
+        });
         Ok(Settings {
             rpc_addr,
             metrics_addr,
-            data_dir: self
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("switchyard-data")),
+            data_dir,
             model: self.model.clone(),
+            initial_model: None,
+            traffic_log,
             max_body_bytes: rpc.max_body_bytes,
             max_concurrency: rpc.max_concurrency,
             request_timeout: Duration::from_millis(rpc.timeout_ms),
@@ -462,6 +498,15 @@ mod tests {
         let (rate, burst) = s.rate_limit.unwrap();
         assert_eq!((rate.get(), burst.get()), (5, 5));
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(s.traffic_log, Some(PathBuf::from("/tmp/x/traffic")));
+    }
+
+    #[test]
+    fn traffic_log_can_move_or_switch_off() {
+        let s = parse("[traffic_log]\ndir = \"/logs\"").unwrap();
+        assert_eq!(s.traffic_log, Some(PathBuf::from("/logs")));
+        let s = parse("[traffic_log]\nenabled = false").unwrap();
+        assert_eq!(s.traffic_log, None);
     }
 
     #[test]

@@ -264,6 +264,9 @@ pub enum ServeError {
     /// The dev genesis could not be derived.
     #[error("dev genesis: {0}")]
     Genesis(String),
+    /// The model file could not be loaded at start.
+    #[error("model: {0}")]
+    Model(#[from] switchyard_model::Error),
 }
 
 impl ServeError {

@@ -90,6 +90,10 @@ pub struct Metrics {
     pub model_reloads: IntCounter,
     /// `switchyard_model_reload_failures_total`
     pub model_reload_failures: IntCounter,
+    /// `switchyard_traffic_log_records_total`
+    pub traffic_records: IntCounter,
+    /// `switchyard_traffic_log_failures_total{reason}`
+    pub traffic_failures: IntCounterVec,
 }
 
 /// Seconds buckets from 100 µs to 10 s.
@@ -121,6 +125,10 @@ pub const METHODS: &[&str] = &[
     "switchyard_status",
     "switchyard_reloadModel",
 ];
+
+/// The values of the `reason` label of `switchyard_traffic_log_failures_total`: the record could
+/// not be built, the writer thread was too far behind, or the file write (or flush) failed.
+pub const TRAFFIC_FAILURES: [&str; 3] = ["build", "backlog", "write"];
 
 /// The `method` label of a method name: itself when known, else `other`.
 pub fn method_label(method: &str) -> &'static str {
@@ -461,6 +469,23 @@ impl Metrics {
                     "Model reloads that failed; the old model stayed in service.",
                 )?,
             )?,
+            traffic_records: reg(
+                r,
+                IntCounter::new(
+                    "switchyard_traffic_log_records_total",
+                    "Block records written to the traffic log.",
+                )?,
+            )?,
+            traffic_failures: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "switchyard_traffic_log_failures_total",
+                        "Block records lost to the traffic log, by reason; the block itself is committed.",
+                    ),
+                    &["reason"],
+                )?,
+            )?,
         };
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -473,6 +498,9 @@ impl Metrics {
         }
         for state in ["waiting", "in_flight"] {
             m.txpool.with_label_values(&[state]);
+        }
+        for reason in TRAFFIC_FAILURES {
+            m.traffic_failures.with_label_values(&[reason]);
         }
         Ok(m)
     }

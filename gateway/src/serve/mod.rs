@@ -12,6 +12,8 @@
 //! - [`sequencer`]: cut, execute, seal, store, publish.
 //! - [`storage`]: the block store trait and its in-memory implementation.
 //! - [`hooks`]: the router slot, the block observer and the model reload hook.
+//! - [`traffic_log`]: the block observer writing the traffic log `switchyard train` reads.
+//! - [`model_loader`]: the model in service; reload on RPC, SIGHUP and file change.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`rpc`]: JSON-RPC framing and methods.
 //! - [`layers`]: the tower stack (refusals, rate limit, load shed, concurrency, timeout, body).
@@ -29,10 +31,12 @@ pub mod hooks;
 pub mod http;
 pub mod layers;
 pub mod metrics;
+pub mod model_loader;
 pub mod node;
 pub mod rpc;
 pub mod sequencer;
 pub mod storage;
+pub mod traffic_log;
 pub mod txpool;
 
 pub use config::Settings;
@@ -51,8 +55,10 @@ use std::{
 };
 use storage::{BlockStore, MemoryStore, StoredBlock};
 use switchyard_executors::parallel::ParallelExecutor;
+use tokio::task::JoinHandle;
 use tokio::{net::TcpListener, sync::watch};
 use tracing::info;
+use traffic_log::{TrafficMetrics, TrafficObserver};
 use txpool::{PoolLimits, TxPool};
 
 /// The sockets `serve` answers on.
@@ -153,9 +159,70 @@ pub async fn dev_chain(settings: &Settings) -> Result<Chain> {
     Ok(Chain::new(rules, fees, store, pool, head))
 }
 
+/// Calls every observer in turn (the caller's and the traffic log, when both are set).
+#[derive(Debug)]
+struct Observers(Vec<Arc<dyn BlockObserver>>);
+
+impl BlockObserver for Observers {
+    fn on_block(&self, block: CommittedBlock<'_>) {
+        self.0.iter().for_each(|o| o.on_block(block));
+    }
+
+    fn on_shutdown(&self) {
+        self.0.iter().for_each(|o| o.on_shutdown());
+    }
+}
+
+/// Adds the learning loop to `hooks`: the traffic log (unless switched off) and, with a model
+/// file, the model in service with its reload hook and reload triggers (returned, to abort).
+fn learning(
+    settings: &Settings,
+    mut hooks: Hooks,
+    metrics: &metrics::Metrics,
+) -> Result<(Hooks, Vec<JoinHandle<()>>)> {
+    if let Some(dir) = &settings.traffic_log {
+        let log = TrafficObserver::start(
+            dir,
+            TrafficMetrics {
+                records: metrics.traffic_records.clone(),
+                failures: metrics.traffic_failures.clone(),
+            },
+        )
+        .map_err(|e| ServeError::io(format!("cannot open traffic log {}", dir.display()), e))?;
+        info!(dir = %dir.display(), "writing the traffic log");
+        let log: Arc<dyn BlockObserver> = Arc::new(log);
+        hooks.observer = Some(match hooks.observer.take() {
+            Some(other) => Arc::new(Observers(vec![other, log])),
+            None => log,
+        });
+    }
+    let mut triggers = Vec::new();
+    if let Some(path) = &settings.model
+        && hooks.reload.is_none()
+    {
+        let loaded = match &settings.initial_model {
+            Some(loaded) => loaded.clone(),
+            None => Arc::new(model_loader::LoadedModel::load(path)?),
+        };
+        let loader = Arc::new(model_loader::ModelLoader::install(
+            path.clone(),
+            hooks.router.clone(),
+            &loaded,
+        ));
+        triggers = loader.spawn_triggers();
+        hooks.reload = Some(loader);
+    }
+    Ok((hooks, triggers))
+}
+
 /// Runs the gateway on `listeners` until `shutdown` completes, then stops gracefully: intake
 /// closes, requests in progress finish, the sequencer commits one last block with what was
 /// accepted, the block observer is flushed, and `serve` returns.
+///
+/// The learning loop is wired here from `settings`: the traffic log under
+/// [`Settings::traffic_log`] joins `hooks.observer`, and a [`Settings::model`] goes into
+/// `hooks.router` with its reload hook, SIGHUP and a watch on the file (unless `hooks` already
+/// has a reload hook).
 ///
 /// Metrics are registered in `registry`, which the `/metrics` endpoint serves; register
 /// anything else there before calling.
@@ -173,6 +240,7 @@ pub async fn serve(
             e,
         )
     })?;
+    let (hooks, reload_triggers) = learning(&settings, hooks, &metrics)?;
     let chain = Arc::new(dev_chain(&settings).await?);
     let executor = ParallelExecutor::in_process(settings.pools)
         .map_err(|e| ServeError::io("cannot start executor pools", e))?;
@@ -231,6 +299,7 @@ pub async fn serve(
         let _ = m.await;
     }
     pruner.abort();
+    reload_triggers.iter().for_each(JoinHandle::abort);
     info!(head = chain.head().block.number(), "stopped");
     Ok(())
 }
