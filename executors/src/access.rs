@@ -91,6 +91,10 @@ pub enum AccountWrite {
         info: AccountInfo,
         /// Storage was wiped before `storage` applies (the account was (re)created).
         storage_cleared: bool,
+        /// Balance, nonce or code changed (or the account was created). A write of storage
+        /// alone leaves the account's own key untouched: callers that only load the account
+        /// (to run its code) do not depend on it.
+        info_changed: bool,
         /// Slots whose value changed.
         storage: Vec<(U256, U256)>,
     },
@@ -105,14 +109,22 @@ pub struct WriteSet {
 
 impl WriteSet {
     /// All keys written. A deleted or recreated account writes its account key; its wiped
-    /// storage is implied by that key.
+    /// storage is implied by that key. An account whose storage alone changed writes only
+    /// those slots.
     pub fn keys(&self) -> impl Iterator<Item = AccessKey> + '_ {
         self.accounts.iter().flat_map(|(address, write)| {
-            let slots = match write {
-                AccountWrite::Deleted => &[][..],
-                AccountWrite::Updated { storage, .. } => storage.as_slice(),
+            let (account, slots) = match write {
+                AccountWrite::Deleted => (true, &[][..]),
+                AccountWrite::Updated {
+                    storage,
+                    storage_cleared,
+                    info_changed,
+                    ..
+                } => (*info_changed || *storage_cleared, storage.as_slice()),
             };
-            std::iter::once(AccessKey::Account(*address))
+            account
+                .then_some(AccessKey::Account(*address))
+                .into_iter()
                 .chain(slots.iter().map(|(s, _)| AccessKey::Storage(*address, *s)))
         })
     }

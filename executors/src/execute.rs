@@ -294,10 +294,8 @@ pub fn writes_from_state(state: EvmState, spec: SpecId, reads: &ReadSet) -> Writ
             .map(|(key, slot)| (*key, slot.present_value()))
             .collect();
         let summary = AccountSummary::from(&account.info);
-        let unchanged = !storage_cleared
-            && storage.is_empty()
-            && originals.get(&address) == Some(&Some(summary));
-        if unchanged {
+        let info_changed = storage_cleared || originals.get(&address) != Some(&Some(summary));
+        if !info_changed && storage.is_empty() {
             continue;
         }
         accounts.push((
@@ -305,6 +303,7 @@ pub fn writes_from_state(state: EvmState, spec: SpecId, reads: &ReadSet) -> Writ
             AccountWrite::Updated {
                 info: account.info,
                 storage_cleared,
+                info_changed,
                 storage,
             },
         ));

@@ -381,6 +381,7 @@ impl Overlay {
                     info,
                     storage_cleared,
                     storage,
+                    ..
                 } => {
                     let previous_deleted =
                         matches!(self.changes.get(address), Some(Change::Deleted));
@@ -486,6 +487,7 @@ impl Overlay {
                 AccountWrite::Updated {
                     info,
                     storage_cleared: false,
+                    info_changed: false,
                     storage: vec![(slot, value)],
                 },
             )],
@@ -671,6 +673,7 @@ mod tests {
                 AccountWrite::Updated {
                     info: AccountInfo::from_balance(U256::from(3)),
                     storage_cleared: false,
+                    info_changed: true,
                     storage: vec![(U256::from(2), U256::from(4))],
                 },
             )],
