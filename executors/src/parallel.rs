@@ -34,8 +34,6 @@ pub struct ParallelRun {
     pub fallback: Option<Fallback>,
     /// What the commit re-executed (all `false` on fallback: nothing was wasted).
     pub commit: CommitReport,
-    /// Speculative time of each transaction in its pool (0 when not run speculatively).
-    pub speculative_nanos: Vec<u64>,
     /// Busy time of each pool.
     pub pool_busy_nanos: Vec<u64>,
     /// Pools that failed during the block; their transactions were executed at commit.
@@ -282,7 +280,6 @@ where
             number: block.number(),
             reason: format!("commit task failed: {e}"),
         })??;
-        let speculative_nanos = commit.speculative_nanos.clone();
         let wall_nanos = started.elapsed().as_nanos() as u64;
 
         self.learn(&costs, &dispatched, &commit, wall_nanos);
@@ -291,7 +288,6 @@ where
             routing,
             fallback: None,
             commit,
-            speculative_nanos,
             pool_busy_nanos: dispatched.pool_busy_nanos,
             failed_pools: dispatched.failed_pools,
             routing_nanos,
@@ -329,11 +325,10 @@ where
             commit: CommitReport {
                 reexecuted: vec![false; n],
                 validate_nanos: wall_nanos,
-                speculative_nanos: run.tx_nanos.clone(),
+                speculative_nanos: run.tx_nanos,
                 pools: vec![Some(0); n],
                 ..CommitReport::default()
             },
-            speculative_nanos: run.tx_nanos,
             pool_busy_nanos: vec![0; self.pools.len()],
             failed_pools: Vec::new(),
             routing_nanos,
@@ -413,10 +408,14 @@ where
                 }
                 Err(error) => {
                     tracing::warn!(pool, cause = %error, "pool failed; its work goes elsewhere or to the commit");
+                    let retryable = error.is_retryable();
                     out.failed_pools.push((pool, error));
                     // One retry of the failed unit on a surviving pool, when one is idle.
                     let failed: Vec<usize> = out.failed_pools.iter().map(|(p, _)| *p).collect();
-                    if !retried && let Some(other) = (0..n).find(|p| !failed.contains(p)) {
+                    if !retried
+                        && retryable
+                        && let Some(other) = (0..n).find(|p| !failed.contains(p))
+                    {
                         retried = true;
                         in_flight.push(call(other, txs));
                     }
