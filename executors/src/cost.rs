@@ -115,7 +115,7 @@ impl Default for CostModel {
             overhead_ns: Ewma::new(0.2),
             validate_ns_per_tx: Ewma::new(0.2),
             reexecuted_share: Ewma::new(0.2),
-            // Leaves a margin for misprediction so no block lands below 0.95x.
+            // A margin for misprediction: gas limits estimate execution time poorly.
             min_speedup: 1.25,
         }
     }
