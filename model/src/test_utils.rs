@@ -141,6 +141,11 @@ pub fn synthetic_block(number: u64, n: usize, rng: &mut Rng) -> BlockRecord {
         record.writes.dedup();
         txs.push(record);
     }
+    block(number, txs)
+}
+
+/// A synthetic block record holding `txs`.
+fn block(number: u64, txs: Vec<TxRecord>) -> BlockRecord {
     BlockRecord {
         version: FORMAT_VERSION,
         number,
@@ -163,11 +168,5 @@ pub fn unrelated_block(number: u64, n: usize) -> BlockRecord {
     let txs = (0..n)
         .map(|i| tx(address(1, 2 * i), address(1, 2 * i + 1), None, &[]))
         .collect();
-    BlockRecord {
-        version: FORMAT_VERSION,
-        number,
-        hash: None,
-        beneficiary: address(9, 0),
-        txs,
-    }
+    block(number, txs)
 }
