@@ -3,7 +3,7 @@
 use crate::{
     block::Block,
     commit::{CommitReport, ordered_commit_streaming},
-    cost::{CostModel, Ewma, Fallback, ParallelSample, Plan, estimated_cost},
+    cost::{CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, estimated_cost},
     error::Result,
     execute::TxOutcome,
     pool::{
@@ -32,6 +32,9 @@ pub struct ParallelRun {
     pub routing: Routing,
     /// Set when the block ran sequentially instead, with the reason.
     pub fallback: Option<Fallback>,
+    /// The cost model's prediction for the routed block, once the model has measurements
+    /// (compare with `wall_nanos` to see how well it predicts).
+    pub prediction: Option<Prediction>,
     /// What the commit re-executed (all `false` on fallback: nothing was wasted).
     pub commit: CommitReport,
     /// Busy time of each pool.
@@ -44,6 +47,14 @@ pub struct ParallelRun {
     pub dispatch_nanos: u64,
     /// Wall time of the whole block.
     pub wall_nanos: u64,
+}
+
+/// A block the cost model sent to the sequential fallback, with what led there.
+struct Declined {
+    routing: Routing,
+    fallback: Fallback,
+    prediction: Option<Prediction>,
+    routing_nanos: u64,
 }
 
 /// The fallback decision's view of a routing: pinned batches keep their pools; otherwise work
@@ -142,6 +153,14 @@ where
         self.costs.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Sets the predicted speedup a block needs to run across pools (the fallback threshold),
+    /// for run-time tuning; applies from the next block. Values below 1 are raised to 1.
+    pub fn set_min_speedup(&self, min_speedup: f64) {
+        if min_speedup.is_finite() {
+            self.lock_costs().min_speedup = min_speedup.max(1.0);
+        }
+    }
+
     /// Relative throughput of each pool (1.0 each until measured).
     pub fn pool_weights(&self) -> Vec<f64> {
         let throughput = self.throughput.lock().unwrap_or_else(|e| e.into_inner());
@@ -236,7 +255,13 @@ where
             None
         };
         if let Some(fallback) = hopeless {
-            return self.run_sequential(block, base, Routing::default(), fallback, started, 0);
+            let declined = Declined {
+                routing: Routing::default(),
+                fallback,
+                prediction: None,
+                routing_nanos: 0,
+            };
+            return self.run_sequential(block, base, declined, started);
         }
         let weights = self.pool_weights();
         let routing = router.route(&RouteInput {
@@ -248,18 +273,23 @@ where
         });
         let routing_nanos = started.elapsed().as_nanos() as u64;
         let plan = plan(&routing, &costs, n);
+        let prediction = self.lock_costs().predict(total_cost, plan.makespan_cost);
         if may_fall_back {
-            let model = self.lock_costs();
-            let prediction = model.predict(total_cost, plan.makespan_cost);
             tracing::debug!(
                 block = block.number(),
                 ?plan,
                 ?prediction,
                 "parallel or not"
             );
-            if let Some(fallback) = model.fallback(&plan) {
-                drop(model);
-                return self.run_sequential(block, base, routing, fallback, started, routing_nanos);
+            let fallback = self.lock_costs().fallback(&plan);
+            if let Some(fallback) = fallback {
+                let declined = Declined {
+                    routing,
+                    fallback,
+                    prediction,
+                    routing_nanos,
+                };
+                return self.run_sequential(block, base, declined, started);
             }
         }
 
@@ -287,6 +317,7 @@ where
             result,
             routing,
             fallback: None,
+            prediction,
             commit,
             pool_busy_nanos: dispatched.pool_busy_nanos,
             failed_pools: dispatched.failed_pools,
@@ -301,11 +332,15 @@ where
         &self,
         block: &Block,
         base: Arc<State>,
-        routing: Routing,
-        fallback: Fallback,
+        declined: Declined,
         started: Instant,
-        routing_nanos: u64,
     ) -> Result<ParallelRun> {
+        let Declined {
+            routing,
+            fallback,
+            prediction,
+            routing_nanos,
+        } = declined;
         let base_state = base.as_ref();
         let run = crate::execute_sequential(block, base.clone())?;
         let wall_nanos = started.elapsed().as_nanos() as u64;
@@ -321,6 +356,7 @@ where
             result: run.result,
             routing,
             fallback: Some(fallback),
+            prediction,
             // Running sequentially wastes nothing.
             commit: CommitReport {
                 reexecuted: vec![false; n],

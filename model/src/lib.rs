@@ -35,6 +35,6 @@ pub mod train;
 
 pub use error::{Error, Result};
 pub use model::Model;
-pub use router::ModelRouter;
+pub use router::{ModelRouter, Threshold};
 pub use traffic::{BlockRecord, TrafficLogReader, TrafficLogWriter, TxExec, TxRecord};
 pub use train::{TrainOptions, TrainProgress, TrainReport, train};

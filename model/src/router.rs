@@ -5,22 +5,52 @@
 //! merged with union-find, and the groups are packed onto pools by the default largest-first
 //! packing. It only groups, so the ordered commit keeps every routing exact; a wrong
 //! prediction costs a re-execution, never a wrong result.
+//!
+//! The threshold starts at the model's and is a [`Threshold`] shared with whoever tunes it at
+//! run time (the gateway lowers it when waste is high); a change applies from the next block.
 
 use crate::{
     facts::TxFacts,
     model::Model,
     pairs::{candidate_pairs, for_each_candidate_pair},
 };
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU32, Ordering},
+};
 use switchyard_executors::{
     Block, StateReader,
     router::{RouteInput, Router, UnionFind, merge_by_sender},
 };
 
-/// Routes by predicted conflicts. Cheap to clone (the model is shared).
+/// A pair threshold that can be read and changed from other threads; clones share it.
+#[derive(Debug, Clone)]
+pub struct Threshold(Arc<AtomicU32>);
+
+impl Threshold {
+    /// A threshold starting at `value`.
+    pub fn new(value: f32) -> Self {
+        Self(Arc::new(AtomicU32::new(value.to_bits())))
+    }
+
+    /// The value now.
+    pub fn get(&self) -> f32 {
+        f32::from_bits(self.0.load(Ordering::Relaxed))
+    }
+
+    /// Sets the value; non-finite values are ignored, so a router never compares with NaN.
+    pub fn set(&self, value: f32) {
+        if value.is_finite() {
+            self.0.store(value.to_bits(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Routes by predicted conflicts. Cheap to clone (the model and the threshold are shared).
 #[derive(Debug, Clone)]
 pub struct ModelRouter {
     model: Arc<Model>,
+    threshold: Threshold,
 }
 
 impl ModelRouter {
@@ -29,14 +59,25 @@ impl ModelRouter {
         Self::shared(Arc::new(model))
     }
 
-    /// A router sharing an already shared model (for hot reload: swap the `Arc`).
+    /// A router sharing an already shared model (for hot reload: swap the `Arc`), starting at
+    /// the model's threshold.
     pub fn shared(model: Arc<Model>) -> Self {
-        Self { model }
+        let threshold = Threshold::new(model.threshold);
+        Self { model, threshold }
     }
 
     /// The model in use.
     pub fn model(&self) -> &Arc<Model> {
         &self.model
+    }
+
+    /// The threshold in use, shared: setting it retunes this router.
+    pub fn threshold(&self) -> &Threshold {
+        &self.threshold
+    }
+
+    fn conflicts(&self, a: &TxFacts, b: &TxFacts, i: usize, j: usize, n: usize) -> bool {
+        self.model.score(a, b, i, j, n) >= self.threshold.get()
     }
 
     /// The candidate pairs `(i, j)` of `block` predicted to conflict.
@@ -54,7 +95,7 @@ impl ModelRouter {
         candidate_pairs(&facts)
             .into_iter()
             .map(|(i, j)| (i as usize, j as usize))
-            .filter(|&(i, j)| self.model.predicts_conflict(&facts[i], &facts[j], i, j, n))
+            .filter(|&(i, j)| self.conflicts(&facts[i], &facts[j], i, j, n))
             .collect()
     }
 }
@@ -78,9 +119,7 @@ impl Router for ModelRouter {
             let (i, j) = (i as usize, j as usize);
             // A pair already joined needs no score: union is transitive, so the groups are
             // those of scoring every pair. In dense blocks this skips most of them.
-            if uf.find(i) != uf.find(j)
-                && self.model.predicts_conflict(&facts[i], &facts[j], i, j, n)
-            {
+            if uf.find(i) != uf.find(j) && self.conflicts(&facts[i], &facts[j], i, j, n) {
                 uf.union(i, j);
             }
         });
@@ -97,5 +136,15 @@ mod tests {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<ModelRouter>();
         assert_send_sync::<Model>();
+    }
+
+    #[test]
+    fn threshold_is_shared_and_rejects_nan() {
+        let t = Threshold::new(0.5);
+        let shared = t.clone();
+        shared.set(0.25);
+        assert_eq!(t.get(), 0.25);
+        t.set(f32::NAN);
+        assert_eq!(shared.get(), 0.25);
     }
 }

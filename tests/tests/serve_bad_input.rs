@@ -267,6 +267,9 @@ fn bad_inputs_get_their_errors_and_the_server_still_serves() {
     assert_eq!(batch[0]["result"], "0x539");
     assert_eq!(batch[1]["error"]["code"], -32601);
 
+    // An operator's habitual SIGHUP, with no model to reload, must not end the process.
+    gateway.signal("HUP");
+
     // Still serving: a good transaction goes through.
     let good = send(&gateway, &sign(alice, transfer(1)));
     assert!(good.get("result").is_some(), "{good}");

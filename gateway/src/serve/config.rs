@@ -39,6 +39,8 @@ pub struct Config {
     pub executor: ExecutorConfig,
     /// The traffic log, the training data of the model.
     pub traffic_log: TrafficLogConfig,
+    /// Run-time tuning of the model threshold and the small-block fallback.
+    pub tuning: super::tuning::TuningConfig,
 }
 
 /// `[traffic_log]`: one record per committed block, for `switchyard train`.
@@ -228,6 +230,8 @@ pub struct Settings {
     pub initial_model: Option<std::sync::Arc<super::model_loader::LoadedModel>>,
     /// The traffic-log folder, or `None` when traffic logging is off.
     pub traffic_log: Option<PathBuf>,
+    /// Run-time tuning of the routing knobs (checked).
+    pub tuning: super::tuning::TuningConfig,
     /// Largest request body.
     pub max_body_bytes: usize,
     /// Concurrent requests before shedding.
@@ -408,6 +412,7 @@ impl Config {
             .data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("switchyard-data"));
+        let tuning = self.tuning.check().map_err(ConfigError)?;
         let traffic_log = self.traffic_log.enabled.then(|| {
             self.traffic_log
                 .dir
@@ -421,6 +426,7 @@ impl Config {
             model: self.model.clone(),
             initial_model: None,
             traffic_log,
+            tuning,
             max_body_bytes: rpc.max_body_bytes,
             max_concurrency: rpc.max_concurrency,
             request_timeout: Duration::from_millis(rpc.timeout_ms),

@@ -18,6 +18,7 @@ use switchyard_executors::{
     parallel::ParallelRun,
     router::{ContractRouter, Router},
 };
+use switchyard_model::Threshold;
 
 /// The router in service with its version, as one value so both change together.
 #[derive(Debug, Clone)]
@@ -26,10 +27,18 @@ pub struct ActiveRouter {
     pub router: Arc<dyn Router>,
     /// Its version: the router's name for built-ins, the model's version for a model.
     pub version: String,
-    /// The model's pair threshold, when the router has one.
-    pub threshold: Option<f64>,
+    /// The model's pair threshold in service (shared with the router, tuned at run time), when
+    /// the router has one.
+    pub threshold: Option<Threshold>,
     /// When it entered service.
     pub since: SystemTime,
+}
+
+impl ActiveRouter {
+    /// The pair threshold in service now, when the router has one.
+    pub fn threshold_now(&self) -> Option<f64> {
+        self.threshold.as_ref().map(|t| f64::from(t.get()))
+    }
 }
 
 /// A cheaply readable, atomically swappable holder of the router in service.
@@ -60,7 +69,7 @@ impl RouterSlot {
     pub fn new(
         router: Arc<dyn Router>,
         version: impl Into<String>,
-        threshold: Option<f64>,
+        threshold: Option<Threshold>,
     ) -> Self {
         let active = ActiveRouter {
             router,
@@ -91,7 +100,7 @@ impl RouterSlot {
         &self,
         router: Arc<dyn Router>,
         version: impl Into<String>,
-        threshold: Option<f64>,
+        threshold: Option<Threshold>,
     ) -> Arc<ActiveRouter> {
         let next = Arc::new(ActiveRouter {
             router,
@@ -178,11 +187,11 @@ mod tests {
         let slot = RouterSlot::default();
         let reader = slot.clone();
         assert_eq!(reader.current().version, "contract");
-        let old = slot.swap(Arc::new(SenderRouter), "v2", Some(0.4));
+        let old = slot.swap(Arc::new(SenderRouter), "v2", Some(Threshold::new(0.5)));
         assert_eq!(old.router.name(), "contract");
         let now = reader.current();
         assert_eq!((now.router.name(), now.version.as_str()), ("sender", "v2"));
-        assert_eq!(now.threshold, Some(0.4));
+        assert_eq!(now.threshold_now(), Some(0.5));
         assert_eq!(reader.generation(), 1);
     }
 

@@ -94,6 +94,8 @@ pub struct Metrics {
     pub traffic_records: IntCounter,
     /// `switchyard_traffic_log_failures_total{reason}`
     pub traffic_failures: IntCounterVec,
+    /// `switchyard_tuning_*`
+    pub tuning: super::tuning::TuningMetrics,
 }
 
 /// Seconds buckets from 100 µs to 10 s.
@@ -486,6 +488,7 @@ impl Metrics {
                     &["reason"],
                 )?,
             )?,
+            tuning: super::tuning::TuningMetrics::register(r)?,
         };
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -524,7 +527,7 @@ impl Metrics {
             .with_label_values(&[active.router.name(), active.version.as_str()])
             .set(1);
         self.model_threshold
-            .set(active.threshold.unwrap_or(f64::NAN));
+            .set(active.threshold_now().unwrap_or(f64::NAN));
         let since = active
             .since
             .duration_since(UNIX_EPOCH)

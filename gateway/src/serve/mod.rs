@@ -10,6 +10,7 @@
 //! - [`chain`]: head, pool and storage under one lock; the base fee rule.
 //! - [`block`]: block environments and sealing.
 //! - [`sequencer`]: cut, execute, seal, store, publish.
+//! - [`tuning`]: the model threshold and the fallback, tuned from measured waste and speed.
 //! - [`storage`]: the block store trait and its in-memory implementation.
 //! - [`hooks`]: the router slot, the block observer and the model reload hook.
 //! - [`traffic_log`]: the block observer writing the traffic log `switchyard train` reads.
@@ -37,6 +38,7 @@ pub mod rpc;
 pub mod sequencer;
 pub mod storage;
 pub mod traffic_log;
+pub mod tuning;
 pub mod txpool;
 
 pub use config::Settings;
@@ -211,6 +213,9 @@ fn learning(
         ));
         triggers = loader.spawn_triggers();
         hooks.reload = Some(loader);
+    } else {
+        // SIGHUP's default action ends the process: an operator's habitual reload must not.
+        triggers.extend(model_loader::ignore_sighup());
     }
     Ok((hooks, triggers))
 }

@@ -15,7 +15,10 @@ use std::{
     time::{Duration, SystemTime},
 };
 use switchyard_model::{Error, Model, ModelRouter};
-use tokio::task::JoinHandle;
+use tokio::{
+    signal::unix::{Signal, SignalKind, signal},
+    task::JoinHandle,
+};
 use tracing::{info, warn};
 
 /// How often the model file is checked for changes.
@@ -100,11 +103,9 @@ pub struct ModelLoader {
 impl ModelLoader {
     /// Puts `loaded` (read from `path`) in service in `slot` and returns its loader.
     pub fn install(path: PathBuf, slot: RouterSlot, loaded: &LoadedModel) -> Self {
-        slot.swap(
-            Arc::new(ModelRouter::shared(loaded.model.clone())),
-            loaded.version.clone(),
-            Some(loaded.threshold()),
-        );
+        let router = ModelRouter::shared(loaded.model.clone());
+        let threshold = router.threshold().clone();
+        slot.swap(Arc::new(router), loaded.version.clone(), Some(threshold));
         info!(model = %path.display(), version = %loaded.version, threshold = loaded.threshold(), "model in service");
         Self {
             path,
@@ -128,11 +129,11 @@ impl ModelLoader {
         if self.slot.current().version == loaded.version {
             return Ok(loaded.version);
         }
-        let old = self.slot.swap(
-            Arc::new(ModelRouter::shared(loaded.model.clone())),
-            loaded.version.clone(),
-            Some(loaded.threshold()),
-        );
+        let router = ModelRouter::shared(loaded.model.clone());
+        let threshold = router.threshold().clone();
+        let old = self
+            .slot
+            .swap(Arc::new(router), loaded.version.clone(), Some(threshold));
         info!(model = %self.path.display(), from = %old.version, to = %loaded.version, threshold = loaded.threshold(), "model reloaded");
         Ok(loaded.version)
     }
@@ -154,10 +155,11 @@ impl ModelLoader {
     /// Starts the reload triggers besides `switchyard_reloadModel`: SIGHUP and the file watch.
     /// Abort the handles to stop them.
     pub fn spawn_triggers(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
-        vec![
-            tokio::spawn(watch_file(self.clone())),
-            tokio::spawn(on_sighup(self.clone())),
-        ]
+        let mut triggers = vec![tokio::spawn(watch_file(self.clone()))];
+        if let Some(hangup) = hangups() {
+            triggers.push(tokio::spawn(on_sighup(self.clone(), hangup)));
+        }
+        triggers
     }
 }
 
@@ -182,21 +184,31 @@ async fn watch_file(loader: Arc<ModelLoader>) {
     }
 }
 
+/// Listens for SIGHUP. Registered before the server answers, so a SIGHUP sent once it is up
+/// never meets the signal's default action (ending the process).
+fn hangups() -> Option<Signal> {
+    signal(SignalKind::hangup())
+        .inspect_err(|err| warn!(cause = %err, "cannot listen for SIGHUP"))
+        .ok()
+}
+
 /// Reloads on every SIGHUP.
-async fn on_sighup(loader: Arc<ModelLoader>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangup = match signal(SignalKind::hangup()) {
-        Ok(hangup) => hangup,
-        Err(err) => {
-            warn!(cause = %err, "cannot listen for SIGHUP; reload with switchyard_reloadModel");
-            return;
-        }
-    };
+async fn on_sighup(loader: Arc<ModelLoader>, mut hangup: Signal) {
     while hangup.recv().await.is_some() {
         info!(model = %loader.path().display(), "SIGHUP: reloading the model");
         let loader = loader.clone();
         let _ = tokio::task::spawn_blocking(move || loader.reload_from("sighup")).await;
     }
+}
+
+/// Answers SIGHUP with a log line when no model is configured.
+pub fn ignore_sighup() -> Option<JoinHandle<()>> {
+    let mut hangup = hangups()?;
+    Some(tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            warn!("SIGHUP ignored: no model is configured (start with --model FILE to reload one)");
+        }
+    }))
 }
 
 #[cfg(test)]

@@ -12,20 +12,26 @@
 use super::{
     block::{self, BlockParams},
     chain::Head,
-    hooks::CommittedBlock,
+    hooks::{ActiveRouter, CommittedBlock},
     node::{BlockSummary, Node},
+    tuning::{BlockMeasure, Tuner},
 };
 use std::{
     sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
-use switchyard_executors::{Error, dag::DagShape, parallel::ParallelExecutor};
+use switchyard_executors::{
+    Error,
+    dag::DagShape,
+    parallel::{ParallelExecutor, ParallelRun},
+};
 use tokio::sync::watch;
 use tracing::{debug, error, info, instrument, warn};
 
 /// Runs until `shutdown` turns `true`, then cuts one last block and returns.
 pub async fn run(node: Arc<Node>, executor: ParallelExecutor, mut shutdown: watch::Receiver<bool>) {
     let block_time = node.settings.block_time;
+    let mut tuner = Tuner::new(node.settings.tuning.clone());
     let mut last_cut = Instant::now();
     loop {
         let stopping = tokio::select! {
@@ -36,7 +42,7 @@ pub async fn run(node: Arc<Node>, executor: ParallelExecutor, mut shutdown: watc
         last_cut = Instant::now();
         // A full pool may hold more than one block: keep cutting while blocks come out full.
         loop {
-            match produce(&node, &executor).await {
+            match produce(&node, &executor, &mut tuner).await {
                 Some(used) if used + 21_000 > node.settings.block_gas_limit => continue,
                 _ => break,
             }
@@ -61,7 +67,7 @@ fn unix_now() -> u64 {
 /// Cuts, executes and commits one block; returns the gas limit it reserved, or `None` when
 /// there was nothing to do or the block failed.
 #[instrument(skip_all)]
-async fn produce(node: &Node, executor: &ParallelExecutor) -> Option<u64> {
+async fn produce(node: &Node, executor: &ParallelExecutor, tuner: &mut Tuner) -> Option<u64> {
     let m = &node.metrics;
     let gas_limit = node.settings.block_gas_limit;
     // Each retry drops at least one transaction, so this ends.
@@ -138,6 +144,7 @@ async fn produce(node: &Node, executor: &ParallelExecutor) -> Option<u64> {
         }
         m.commit_seconds.observe(committing.elapsed().as_secs_f64());
 
+        tune(node, executor, tuner, &run, &active);
         record(node, executor, &block, &run, &sealed, next_base_fee);
         if let Some(observer) = &node.hooks.observer {
             observer.on_block(CommittedBlock {
@@ -156,6 +163,42 @@ async fn produce(node: &Node, executor: &ParallelExecutor) -> Option<u64> {
         );
         return Some(reserved);
     }
+}
+
+/// Feeds the block to the tuner and applies what it decides from the next block on.
+fn tune(
+    node: &Node,
+    executor: &ParallelExecutor,
+    tuner: &mut Tuner,
+    run: &ParallelRun,
+    active: &ActiveRouter,
+) {
+    tuner.follow_router(node.hooks.router.generation());
+    let busy: u64 = run.pool_busy_nanos.iter().sum();
+    let busiest = run.pool_busy_nanos.iter().copied().max().unwrap_or(0);
+    let measure = BlockMeasure {
+        parallel: run.fallback.is_none(),
+        gas_used: run.result.gas_used,
+        reexecuted_gas: run.commit.reexecuted_gas,
+        predicted_nanos: run.prediction.map(|p| p.parallel_nanos),
+        wall_nanos: run.wall_nanos,
+        busiest_share: busiest as f64 / busy.max(1) as f64,
+        pools: executor.pools(),
+    };
+    let threshold = active.threshold_now();
+    let min_speedup = executor.cost_model().min_speedup;
+    let adjustment = tuner.observe(&measure, threshold, min_speedup);
+    if let (Some(knob), Some(next)) = (&active.threshold, adjustment.threshold) {
+        info!(from = threshold, to = next, waste = tuner.waste(), "tuning: model threshold");
+        knob.set(next as f32);
+    }
+    if let Some(next) = adjustment.min_speedup {
+        info!(from = min_speedup, to = next, accuracy = tuner.accuracy(), "tuning: fallback threshold");
+        executor.set_min_speedup(next);
+    }
+    node.metrics
+        .tuning
+        .record(tuner, &adjustment, threshold, min_speedup);
 }
 
 /// Metrics and the status summary of a committed block.

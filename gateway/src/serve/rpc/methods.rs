@@ -220,7 +220,7 @@ fn status(node: &Node) -> Value {
         "router": {
             "name": active.router.name(),
             "version": active.version,
-            "threshold": active.threshold,
+            "threshold": active.threshold_now(),
             "since": since,
             "reloadFailures": node.hooks.router.reload_failures(),
             "modelFile": node.settings.model,
