@@ -1,5 +1,6 @@
 //! Gateway cost per transaction, apart from signature recovery: decode, stateless checks,
-//! pool insertion, block selection and routing with the `contract` router.
+//! pool insertion, block selection and routing, with the `contract` router and with the
+//! `model` router (model inference included; the model is trained on synthetic traffic).
 //!
 //! `cargo bench -p switchyard-gateway --bench admission`; divide the time per iteration by
 //! the block size printed in the benchmark id to get the cost per transaction.
@@ -20,6 +21,11 @@ use switchyard_gateway::serve::{
     config::DEV_MNEMONIC,
     genesis,
     txpool::{AccountView, PoolLimits, TxPool},
+};
+use switchyard_model::{
+    ModelRouter,
+    test_utils::synthetic_records,
+    train::{TrainOptions, train_records},
 };
 
 const BLOCK_TXS: usize = 1_000;
@@ -68,35 +74,48 @@ fn admission_and_routing(c: &mut Criterion) {
         beneficiary: Address::with_last_byte(0xfe),
         chain_id: 1337,
     };
+    let (model, _) = train_records(
+        &synthetic_records(40, 300, 42),
+        &TrainOptions::default(),
+        &mut |_| {},
+    )
+    .expect("train a model");
+    let routers: [(&str, Box<dyn Router>); 2] = [
+        ("contract", Box::new(ContractRouter)),
+        ("model", Box::new(ModelRouter::new(model))),
+    ];
     let mut group = c.benchmark_group("gateway_per_tx");
     group.throughput(Throughput::Elements(BLOCK_TXS as u64));
-    group.bench_function(BenchmarkId::new("admit_select_route", BLOCK_TXS), |b| {
-        b.iter(|| {
-            let mut pool = TxPool::new(PoolLimits {
-                max_nonce_gap: 64,
-                max_transactions: 100_000,
-                max_per_sender: 1_000,
-            });
-            for (raw, sender) in &txs {
-                // Recovery excluded: the sender is known.
-                let envelope = admission::decode_envelope(raw).expect("decodes");
-                let tx = admission::check_stateless(envelope, *sender, &rules, 1_000_000_000)
-                    .expect("valid");
-                pool.insert(tx, rich(sender)).expect("admitted");
-            }
-            let picked = pool.select(1_000_000_000, 30_000_000, rich);
-            let block = block::build(&params, &picked);
-            let costs: Vec<u64> = block.txs.iter().map(|t| t.env.gas_limit).collect();
-            let routing = ContractRouter.route(&RouteInput {
-                block: &block,
-                costs: &costs,
-                pool_weights: &[1.0, 1.0],
-                state: None,
-                oracle: None,
-            });
-            black_box((Arc::new(block), routing))
-        })
-    });
+    for (name, router) in &routers {
+        let id = BenchmarkId::new(format!("admit_select_route/{name}"), BLOCK_TXS);
+        group.bench_function(id, |b| {
+            b.iter(|| {
+                let mut pool = TxPool::new(PoolLimits {
+                    max_nonce_gap: 64,
+                    max_transactions: 100_000,
+                    max_per_sender: 1_000,
+                });
+                for (raw, sender) in &txs {
+                    // Recovery excluded: the sender is known.
+                    let envelope = admission::decode_envelope(raw).expect("decodes");
+                    let tx = admission::check_stateless(envelope, *sender, &rules, 1_000_000_000)
+                        .expect("valid");
+                    pool.insert(tx, rich(sender)).expect("admitted");
+                }
+                let picked = pool.select(1_000_000_000, 30_000_000, rich);
+                let block = block::build(&params, &picked);
+                let costs: Vec<u64> = block.txs.iter().map(|t| t.env.gas_limit).collect();
+                let routing = router.route(&RouteInput {
+                    block: &block,
+                    costs: &costs,
+                    pool_weights: &[1.0, 1.0],
+                    state: None,
+                    oracle: None,
+                });
+                black_box((Arc::new(block), routing))
+            })
+        });
+    }
     group.throughput(Throughput::Elements(1));
     group.bench_function(BenchmarkId::new("recover_sender", 1), |b| {
         let envelope = admission::decode_envelope(&txs[0].0).expect("decodes");

@@ -189,11 +189,21 @@ fn tune(
     let min_speedup = executor.cost_model().min_speedup;
     let adjustment = tuner.observe(&measure, threshold, min_speedup);
     if let (Some(knob), Some(next)) = (&active.threshold, adjustment.threshold) {
-        info!(from = threshold, to = next, waste = tuner.waste(), "tuning: model threshold");
+        info!(
+            from = threshold,
+            to = next,
+            waste = tuner.waste(),
+            "tuning: model threshold"
+        );
         knob.set(next as f32);
     }
     if let Some(next) = adjustment.min_speedup {
-        info!(from = min_speedup, to = next, accuracy = tuner.accuracy(), "tuning: fallback threshold");
+        info!(
+            from = min_speedup,
+            to = next,
+            accuracy = tuner.accuracy(),
+            "tuning: fallback threshold"
+        );
         executor.set_min_speedup(next);
     }
     node.metrics

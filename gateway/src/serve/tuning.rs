@@ -233,7 +233,8 @@ impl Tuner {
             }
         }
         if let Some(accuracy) = self.accuracy.get().filter(|a| *a > 0.0) {
-            let next = (c.required_gain / accuracy).clamp(c.min_speedup_floor, c.min_speedup_ceiling);
+            let next =
+                (c.required_gain / accuracy).clamp(c.min_speedup_floor, c.min_speedup_ceiling);
             // A dead band, so noise does not move the knob every window.
             if (next - min_speedup).abs() > 0.02 {
                 adjustment.min_speedup = Some(next);
