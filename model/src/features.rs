@@ -9,7 +9,7 @@
 use crate::{
     facts::{MAX_ADDRESS_LEADING_ZERO_BYTES, MAX_CALLDATA_ADDRESSES, MAX_CALLDATA_WORDS, TxFacts},
     pairs::HOT_KEY_WINDOW,
-    rates::{RateTable, SMOOTHING},
+    rates::{CallKey, Rate, RateTable, SMOOTHING},
 };
 use alloy_primitives::{Address, keccak256};
 
@@ -75,6 +75,27 @@ fn log_gas(gas: u64) -> f32 {
     ((gas.max(1) as f32).ln() / LOG_BLOCK_GAS).min(1.5)
 }
 
+/// The parts of a pair's features that depend on one transaction alone: computed once per
+/// transaction when a whole block is scored, instead of once per pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TxPart {
+    key: Option<CallKey>,
+    rate: Rate,
+    log_gas: f32,
+}
+
+impl TxPart {
+    /// The part of `tx`, with its rates looked up in `rates`.
+    pub fn of(tx: &TxFacts, rates: &RateTable) -> Self {
+        let key = tx.call_key();
+        Self {
+            key,
+            rate: rates.get(key),
+            log_gas: log_gas(tx.gas_limit),
+        }
+    }
+}
+
 /// Features of the pair `(a, b)`: `a` at block index `i`, `b` at `j > i`, in a block of `n`.
 pub fn pair_features(
     a: &TxFacts,
@@ -83,6 +104,18 @@ pub fn pair_features(
     j: usize,
     n: usize,
     rates: &RateTable,
+) -> Features {
+    let (pa, pb) = (TxPart::of(a, rates), TxPart::of(b, rates));
+    pair_features_from((a, &pa), (b, &pb), i, j, n)
+}
+
+/// [`pair_features`] from the transactions' precomputed [`TxPart`]s; the same numbers.
+pub fn pair_features_from(
+    (a, pa): (&TxFacts, &TxPart),
+    (b, pb): (&TxFacts, &TxPart),
+    i: usize,
+    j: usize,
+    n: usize,
 ) -> Features {
     let same_to = a.to.is_some() && a.to == b.to;
     let same_selector = a.selector.is_some() && a.selector == b.selector;
@@ -107,11 +140,8 @@ pub fn pair_features(
     let shared_keys =
         shared + usize::from(same_to) + usize::from(to_in_other) + usize::from(sender_touched);
 
-    let ka = a.call_key();
-    let kb = b.call_key();
-    let ra = rates.get(ka);
-    let rb = rates.get(kb);
-    let rate_same = if ka.is_some() && ka == kb {
+    let (ra, rb) = (pa.rate, pb.rate);
+    let rate_same = if pa.key.is_some() && pa.key == pb.key {
         ra.same
     } else {
         0.0
@@ -134,8 +164,9 @@ pub fn pair_features(
         flag(a.to_has_code && b.to_has_code),
         flag(!a.to_has_code && !b.to_has_code),
         flag(a.to.is_none() || b.to.is_none()),
-        log_gas(a.gas_limit.min(b.gas_limit)),
-        log_gas(a.gas_limit.max(b.gas_limit)),
+        // log_gas is monotonic: the log of the smaller gas limit is the smaller log.
+        pa.log_gas.min(pb.log_gas),
+        pa.log_gas.max(pb.log_gas),
         distance.ln_1p() / n.ln_1p(),
         distance / n,
         rate_same,

@@ -10,7 +10,10 @@ use crate::{
     error::{Error, Result},
     eval::{PairMetrics, ThresholdChoice},
     facts::TxFacts,
-    features::{FEATURE_NAMES, Features, SCHEMA_VERSION, pair_features, schema_hash},
+    features::{
+        FEATURE_NAMES, Features, N_FEATURES, SCHEMA_VERSION, TxPart, pair_features,
+        pair_features_from, schema_hash,
+    },
     rates::RateTable,
 };
 use serde::{Deserialize, Serialize};
@@ -178,6 +181,11 @@ impl Model {
         self.classifier.probability(&self.features(a, b, i, j, n))
     }
 
+    /// A scorer of the pairs of one block, with `facts` in block order.
+    pub fn block_scorer<'a>(&'a self, facts: &'a [TxFacts]) -> BlockScorer<'a> {
+        BlockScorer::new(self, facts)
+    }
+
     /// Whether the pair is predicted to conflict.
     pub fn predicts_conflict(
         &self,
@@ -188,5 +196,62 @@ impl Model {
         n: usize,
     ) -> bool {
         self.score(a, b, i, j, n) >= self.threshold
+    }
+}
+
+/// Scores pairs of one block. Each transaction's share of the features is computed once, not
+/// once per pair, and a logistic model's standardisation is folded into its weights; the
+/// scores are those of [`Model::score`] (the folded sum may differ in the last bits).
+#[derive(Debug)]
+pub struct BlockScorer<'a> {
+    model: &'a Model,
+    facts: &'a [TxFacts],
+    parts: Vec<TxPart>,
+    /// `b - Σ wₖ meanₖ / scaleₖ` and `wₖ / scaleₖ`, for a logistic model.
+    linear: Option<(f64, [f64; N_FEATURES])>,
+}
+
+impl<'a> BlockScorer<'a> {
+    fn new(model: &'a Model, facts: &'a [TxFacts]) -> Self {
+        let parts = facts.iter().map(|f| TxPart::of(f, &model.rates)).collect();
+        let linear = match &model.classifier {
+            Classifier::Logistic(m) => {
+                let mut weights = [0.0; N_FEATURES];
+                let mut intercept = m.intercept;
+                for (k, w) in weights.iter_mut().enumerate() {
+                    *w = m.weights[k] / m.scale[k];
+                    intercept -= *w * m.mean[k];
+                }
+                Some((intercept, weights))
+            }
+            Classifier::Tree(_) => None,
+        };
+        Self {
+            model,
+            facts,
+            parts,
+            linear,
+        }
+    }
+
+    /// P(conflict) of the pair at block indices `i < j`.
+    pub fn score(&self, i: usize, j: usize) -> f32 {
+        let x = pair_features_from(
+            (&self.facts[i], &self.parts[i]),
+            (&self.facts[j], &self.parts[j]),
+            i,
+            j,
+            self.facts.len(),
+        );
+        match &self.linear {
+            Some((intercept, weights)) => {
+                let z = x
+                    .iter()
+                    .zip(weights)
+                    .fold(*intercept, |z, (x, w)| z + w * f64::from(*x));
+                (1.0 / (1.0 + (-z).exp())) as f32
+            }
+            None => self.model.classifier.probability(&x),
+        }
     }
 }

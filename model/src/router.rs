@@ -76,10 +76,6 @@ impl ModelRouter {
         &self.threshold
     }
 
-    fn conflicts(&self, a: &TxFacts, b: &TxFacts, i: usize, j: usize, n: usize) -> bool {
-        self.model.score(a, b, i, j, n) >= self.threshold.get()
-    }
-
     /// The candidate pairs `(i, j)` of `block` predicted to conflict.
     pub fn predicted_pairs(
         &self,
@@ -91,11 +87,12 @@ impl ModelRouter {
             .iter()
             .map(|tx| TxFacts::from_tx(tx, state))
             .collect();
-        let n = facts.len();
+        let scorer = self.model.block_scorer(&facts);
+        let threshold = self.threshold.get();
         candidate_pairs(&facts)
             .into_iter()
             .map(|(i, j)| (i as usize, j as usize))
-            .filter(|&(i, j)| self.conflicts(&facts[i], &facts[j], i, j, n))
+            .filter(|&(i, j)| scorer.score(i, j) >= threshold)
             .collect()
     }
 }
@@ -112,14 +109,15 @@ impl Router for ModelRouter {
             .iter()
             .map(|tx| TxFacts::from_tx(tx, input.state))
             .collect();
-        let n = facts.len();
-        let mut uf = UnionFind::new(n);
+        let scorer = self.model.block_scorer(&facts);
+        let threshold = self.threshold.get();
+        let mut uf = UnionFind::new(facts.len());
         merge_by_sender(input.block, &mut uf);
         for_each_candidate_pair(&facts, |i, j| {
             let (i, j) = (i as usize, j as usize);
             // A pair already joined needs no score: union is transitive, so the groups are
             // those of scoring every pair. In dense blocks this skips most of them.
-            if uf.find(i) != uf.find(j) && self.conflicts(&facts[i], &facts[j], i, j, n) {
+            if uf.find(i) != uf.find(j) && scorer.score(i, j) >= threshold {
                 uf.union(i, j);
             }
         });

@@ -141,3 +141,35 @@ fn corrupt_files_are_refused() {
     ));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn block_scorer_gives_the_scores_of_pair_by_pair_scoring() {
+    use switchyard_model::{
+        dataset::BlockPairs,
+        test_utils::{Rng, synthetic_block},
+    };
+    for algo in [Algo::Logistic, Algo::Tree] {
+        let model = trained(algo);
+        let block = BlockPairs::from_record(&synthetic_block(7, 400, &mut Rng::new(3)));
+        let (facts, n) = (&block.facts, block.facts.len());
+        let scorer = model.block_scorer(facts);
+        assert!(block.pairs.len() > 1_000, "{} pairs", block.pairs.len());
+        let mut positive = 0;
+        for &(i, j) in &block.pairs {
+            let (i, j) = (i as usize, j as usize);
+            let (fast, slow) = (
+                scorer.score(i, j),
+                model.score(&facts[i], &facts[j], i, j, n),
+            );
+            assert!(
+                (fast - slow).abs() <= 1e-5,
+                "{algo} pair ({i}, {j}): {fast} vs {slow}"
+            );
+            positive += usize::from(slow >= model.threshold);
+        }
+        assert!(
+            positive > 0 && positive < block.pairs.len(),
+            "{algo}: {positive}"
+        );
+    }
+}
