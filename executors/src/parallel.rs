@@ -18,7 +18,11 @@ use crate::{
 use futures_util::{StreamExt, stream::FuturesUnordered};
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex, mpsc},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+        mpsc,
+    },
     time::Instant,
 };
 use tower::{Service, ServiceExt};
@@ -106,7 +110,15 @@ pub struct ParallelExecutor<P = InProcessPool> {
     /// Estimated cost each pool gets through per nanosecond.
     throughput: Mutex<Vec<Ewma>>,
     fallback_enabled: bool,
+    /// Blocks declined as not worth it since the last parallel one.
+    declined: AtomicU32,
 }
+
+/// After this many blocks declined in a row as not worth it, the next one runs in parallel
+/// anyway: the parallel costs are learned only from parallel runs, so without probes one
+/// pessimistic estimate (a disturbed calibration, a burst of small blocks) would never be
+/// corrected. A probe costs at most one block's difference, once per this many blocks.
+pub const PROBE_EVERY: u32 = 16;
 
 impl ParallelExecutor<InProcessPool> {
     /// `pools` in-process pools, each on its own thread.
@@ -133,6 +145,7 @@ where
             costs: Mutex::new(CostModel::default()),
             throughput: Mutex::new(throughput),
             fallback_enabled: true,
+            declined: AtomicU32::new(0),
         }
     }
 
@@ -250,7 +263,8 @@ where
         let total_cost: u64 = costs.iter().sum();
         // A block too small to win even with perfect routing is not routed at all.
         let hopeless = if may_fall_back {
-            self.lock_costs().hopeless(total_cost, n, block.txs.len())
+            let hopeless = self.lock_costs().hopeless(total_cost, n, block.txs.len());
+            hopeless.filter(|f| !self.probe_due(f))
         } else {
             None
         };
@@ -282,7 +296,7 @@ where
                 "parallel or not"
             );
             let fallback = self.lock_costs().fallback(&plan);
-            if let Some(fallback) = fallback {
+            if let Some(fallback) = fallback.filter(|f| !self.probe_due(f)) {
                 let declined = Declined {
                     routing,
                     fallback,
@@ -293,6 +307,7 @@ where
             }
         }
 
+        self.declined.store(0, Ordering::Relaxed);
         let state = self.catalog.register(base.clone());
         let (sink, results) = std::sync::mpsc::channel();
         let commit = {
@@ -371,6 +386,19 @@ where
             dispatch_nanos: routing_nanos,
             wall_nanos,
         })
+    }
+
+    /// Counts a decline as not worth it; true when it is time to probe instead.
+    fn probe_due(&self, fallback: &Fallback) -> bool {
+        if !matches!(fallback, Fallback::NotWorthIt { .. }) {
+            return false;
+        }
+        let declined = self.declined.fetch_add(1, Ordering::Relaxed) + 1;
+        if declined < PROBE_EVERY {
+            return false;
+        }
+        tracing::debug!(declined, "probing the parallel path to refresh its costs");
+        true
     }
 
     fn lock_costs(&self) -> std::sync::MutexGuard<'_, CostModel> {

@@ -1,0 +1,43 @@
+//! The fallback keeps learning: after `PROBE_EVERY` blocks declined in a row as not worth it,
+//! one block runs in parallel to refresh the parallel costs, and its result is still exact.
+
+use std::sync::Arc;
+use switchyard_executors::{
+    check,
+    cost::Fallback,
+    execute_sequential,
+    parallel::{PROBE_EVERY, ParallelExecutor},
+    router::SenderRouter,
+    synthetic::independent_transfers,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pessimistic_cost_model_still_probes_the_parallel_path() {
+    let executor = ParallelExecutor::in_process(2).expect("pools");
+    executor.calibrate().await.expect("calibrate");
+    // No block can clear this bar: every one is declined as not worth it, until a probe.
+    executor.set_min_speedup(1e12);
+    let (block, state) = independent_transfers(64);
+    let (block, state) = (Arc::new(block), Arc::new(state));
+    let reference = execute_sequential(&block, state.clone()).expect("sequential");
+
+    let mut modes = Vec::new();
+    for _ in 0..2 * PROBE_EVERY {
+        let run = executor
+            .execute(&block, state.clone(), &SenderRouter, None)
+            .await
+            .expect("execute");
+        let mismatches = check::against_reference(&reference.result, &run.result);
+        assert!(mismatches.is_empty(), "{mismatches:?}");
+        if let Some(fallback) = run.fallback {
+            assert!(
+                matches!(fallback, Fallback::NotWorthIt { .. }),
+                "{fallback:?}"
+            );
+        }
+        modes.push(run.fallback.is_none());
+    }
+    let probes: Vec<usize> = (0..modes.len()).filter(|&i| modes[i]).collect();
+    let every = PROBE_EVERY as usize;
+    assert_eq!(probes, vec![every - 1, 2 * every - 1], "{modes:?}");
+}
