@@ -34,7 +34,9 @@ pub fn for_each_candidate_pair(txs: &[TxFacts], mut visit: impl FnMut(u32, u32))
         for key in tx.candidate_addresses() {
             let list = holders.entry(key).or_default();
             let start = list.len().saturating_sub(HOT_KEY_WINDOW);
-            for &i in &list[start..] {
+            // Nearest first: close pairs conflict most, and once joined the farther ones are
+            // skipped by callers that keep groups.
+            for &i in list[start..].iter().rev() {
                 if txs[i as usize].sender != tx.sender {
                     visit(i, j);
                 }
