@@ -148,7 +148,20 @@ pub struct CommitReport {
     pub speculative_nanos: Vec<u64>,
     /// The pool whose result arrived for each transaction (`None` where none arrived).
     pub pools: Vec<Option<usize>>,
+    /// Set when the commit gave up on speculation after this many transactions, stopped the
+    /// pools and executed the rest itself (see [`ABANDON_AFTER`]).
+    pub abandoned_at: Option<usize>,
 }
+
+/// Transactions committed before speculation may be abandoned.
+pub const ABANDON_AFTER: usize = 32;
+
+/// Speculation is abandoned once at least this share of the transactions committed so far
+/// needed re-execution: the block is (nearly) serial, and pools still executing would only
+/// take cores from the commit that re-executes every transaction anyway. Stopping them keeps a
+/// fully dependent block near sequential speed. High on purpose: contended mainnet blocks
+/// miss on half their early transactions and still gain from the rest.
+pub const ABANDON_MISS_SHARE: f64 = 0.9;
 
 impl CommitReport {
     /// Number of re-executed transactions.
@@ -165,8 +178,65 @@ pub fn ordered_commit(
     base: Arc<State>,
     speculative: Vec<Option<Result<TxOutcome, ExecFailure>>>,
 ) -> Result<(BlockResult, CommitReport)> {
-    let mut speculative = speculative.into_iter();
-    commit_with(block, base, |_| speculative.next().flatten())
+    commit_with(block, base, &mut Computed(speculative.into_iter()))
+}
+
+/// Where the commit loop takes speculative results from.
+trait Speculation {
+    /// Transaction `i`'s speculative result, if any.
+    fn next(&mut self, i: usize) -> Option<Result<TxOutcome, ExecFailure>>;
+
+    /// Stops producing results; the commit executes every remaining transaction itself.
+    /// Returns `false` when there is nothing to stop (the results are already computed, and
+    /// validating them stays cheaper than executing).
+    fn abandon(&mut self) -> bool {
+        false
+    }
+}
+
+/// Results computed before the commit started.
+struct Computed(std::vec::IntoIter<Option<Result<TxOutcome, ExecFailure>>>);
+
+impl Speculation for Computed {
+    fn next(&mut self, _: usize) -> Option<Result<TxOutcome, ExecFailure>> {
+        self.0.next().flatten()
+    }
+}
+
+/// Results streaming in from the pools, in any order.
+struct Streamed {
+    results: Option<mpsc::Receiver<SpeculativeTx>>,
+    arrived: Vec<Option<Result<TxOutcome, ExecFailure>>>,
+    seen: Vec<bool>,
+    nanos: Vec<u64>,
+    pools: Vec<Option<usize>>,
+}
+
+impl Speculation for Streamed {
+    fn next(&mut self, i: usize) -> Option<Result<TxOutcome, ExecFailure>> {
+        while !self.seen[i] {
+            let Some(results) = &self.results else {
+                break;
+            };
+            match results.recv() {
+                Ok(tx) if tx.index < self.seen.len() => {
+                    self.seen[tx.index] = true;
+                    self.nanos[tx.index] = tx.nanos;
+                    self.pools[tx.index] = Some(tx.pool);
+                    self.arrived[tx.index] = Some(tx.outcome);
+                }
+                Ok(_) => {}
+                Err(_) => self.results = None,
+            }
+        }
+        self.arrived[i].take()
+    }
+
+    /// Closes the stream: a pool stops at its next send.
+    fn abandon(&mut self) -> bool {
+        self.results = None;
+        true
+    }
 }
 
 /// Commits a block while its speculative results still arrive, in any order, on `results`.
@@ -178,36 +248,25 @@ pub fn ordered_commit_streaming(
     base: Arc<State>,
     results: mpsc::Receiver<SpeculativeTx>,
 ) -> Result<(BlockResult, CommitReport)> {
-    let mut arrived: Vec<Option<Result<TxOutcome, ExecFailure>>> = vec![None; block.txs.len()];
-    let mut seen = vec![false; block.txs.len()];
-    let mut nanos = vec![0; block.txs.len()];
-    let mut pools = vec![None; block.txs.len()];
-    let mut open = true;
-    let (result, mut report) = commit_with(block, base, |i| {
-        while open && !seen[i] {
-            match results.recv() {
-                Ok(tx) if tx.index < seen.len() => {
-                    seen[tx.index] = true;
-                    nanos[tx.index] = tx.nanos;
-                    pools[tx.index] = Some(tx.pool);
-                    arrived[tx.index] = Some(tx.outcome);
-                }
-                Ok(_) => {}
-                Err(_) => open = false,
-            }
-        }
-        arrived[i].take()
-    })?;
-    report.speculative_nanos = nanos;
-    report.pools = pools;
+    let n = block.txs.len();
+    let mut source = Streamed {
+        results: Some(results),
+        arrived: vec![None; n],
+        seen: vec![false; n],
+        nanos: vec![0; n],
+        pools: vec![None; n],
+    };
+    let (result, mut report) = commit_with(block, base, &mut source)?;
+    report.speculative_nanos = source.nanos;
+    report.pools = source.pools;
     Ok((result, report))
 }
 
-/// The commit loop: `next(i)` yields transaction `i`'s speculative result, if any.
+/// The commit loop over the speculative results of `source`.
 fn commit_with(
     block: &Block,
     base: Arc<State>,
-    mut next: impl FnMut(usize) -> Option<Result<TxOutcome, ExecFailure>>,
+    source: &mut impl Speculation,
 ) -> Result<(BlockResult, CommitReport)> {
     let beneficiary = block.env.beneficiary();
     let spec = block.env.spec;
@@ -218,13 +277,17 @@ fn commit_with(
         ..CommitReport::default()
     };
     let mut cumulative = 0u64;
+    let mut misses = 0usize;
     let mut receipts = Vec::with_capacity(block.txs.len());
     let mut root = block
         .receipts_root_checkable()
         .then(ReceiptRootBuilder::default);
     for tx in &block.txs {
         check_gas_pool(block, tx.index, cumulative)?;
-        let candidate = next(tx.index);
+        let candidate = match report.abandoned_at {
+            None => source.next(tx.index),
+            Some(_) => None,
+        };
         let started = Instant::now();
         let valid = match candidate {
             Some(Ok(outcome)) if validate(&outcome.reads, executor.state()) => Some(outcome),
@@ -249,6 +312,15 @@ fn commit_with(
             report.validate_nanos += nanos;
         }
         report.reexecuted.push(reexecuted);
+        misses += usize::from(reexecuted);
+        let committed = report.reexecuted.len();
+        if report.abandoned_at.is_none()
+            && committed >= ABANDON_AFTER
+            && misses as f64 >= ABANDON_MISS_SHARE * committed as f64
+            && source.abandon()
+        {
+            report.abandoned_at = Some(committed);
+        }
         cumulative += outcome.gas_used;
         // Receipts and their root grow with the commit, while the pools still run.
         let receipt = receipt(tx.env.tx_type, &outcome, cumulative);

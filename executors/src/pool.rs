@@ -177,8 +177,13 @@ pub fn execute_batch(
             outcome,
         };
         match stream {
-            // A closed stream means the commit is gone; finishing the batch is harmless.
-            Some(sink) => drop(sink.0.send(result)),
+            // A closed stream means the commit no longer wants results (it abandoned
+            // speculation, or failed): stop, freeing the core.
+            Some(sink) => {
+                if sink.0.send(result).is_err() {
+                    break;
+                }
+            }
             None => results.push(result),
         }
     }

@@ -41,3 +41,27 @@ async fn a_pessimistic_cost_model_still_probes_the_parallel_path() {
     let every = PROBE_EVERY as usize;
     assert_eq!(probes, vec![every - 1, 2 * every - 1], "{modes:?}");
 }
+
+/// A fully dependent block (transfers between two accounts, one pool per sender) misses on
+/// nearly every transaction: the commit stops the pools early and finishes it alone, exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serial_block_abandons_speculation_and_stays_exact() {
+    use switchyard_executors::{commit::ABANDON_AFTER, router, synthetic::p2p_block};
+    let executor = ParallelExecutor::in_process(2)
+        .expect("pools")
+        .without_fallback();
+    let (block, state) = p2p_block(2, 2_000, 7);
+    let (block, state) = (Arc::new(block), Arc::new(state));
+    let reference = execute_sequential(&block, state.clone()).expect("sequential");
+    let round_robin = router::by_name("round-robin").expect("router");
+    let run = executor
+        .execute(&block, state, round_robin.as_ref(), None)
+        .await
+        .expect("execute");
+    let mismatches = check::against_reference(&reference.result, &run.result);
+    assert!(mismatches.is_empty(), "{mismatches:?}");
+    let at = run.commit.abandoned_at.expect("speculation abandoned");
+    assert!(at >= ABANDON_AFTER, "{at}");
+    // Everything after the point of abandon was executed by the commit itself.
+    assert!(run.commit.reexecuted[at..].iter().all(|r| *r));
+}
