@@ -234,24 +234,43 @@ impl<'a> BlockScorer<'a> {
         }
     }
 
-    /// P(conflict) of the pair at block indices `i < j`.
-    pub fn score(&self, i: usize, j: usize) -> f32 {
-        let x = pair_features_from(
+    fn features(&self, i: usize, j: usize) -> Features {
+        pair_features_from(
             (&self.facts[i], &self.parts[i]),
             (&self.facts[j], &self.parts[j]),
             i,
             j,
             self.facts.len(),
-        );
+        )
+    }
+
+    fn logit(intercept: f64, weights: &[f64; N_FEATURES], x: &Features) -> f64 {
+        x.iter()
+            .zip(weights)
+            .fold(intercept, |z, (x, w)| z + w * f64::from(*x))
+    }
+
+    /// P(conflict) of the pair at block indices `i < j`.
+    pub fn score(&self, i: usize, j: usize) -> f32 {
+        let x = self.features(i, j);
         match &self.linear {
             Some((intercept, weights)) => {
-                let z = x
-                    .iter()
-                    .zip(weights)
-                    .fold(*intercept, |z, (x, w)| z + w * f64::from(*x));
+                let z = Self::logit(*intercept, weights, &x);
                 (1.0 / (1.0 + (-z).exp())) as f32
             }
             None => self.model.classifier.probability(&x),
+        }
+    }
+
+    /// Whether the pair at `i < j` scores at least `threshold`. A logistic model compares its
+    /// logit with the threshold's, which saves the exponential of every pair.
+    pub fn conflicts(&self, i: usize, j: usize, threshold: f32) -> bool {
+        match &self.linear {
+            Some((intercept, weights)) if threshold > 0.0 && threshold < 1.0 => {
+                let t = f64::from(threshold);
+                Self::logit(*intercept, weights, &self.features(i, j)) >= (t / (1.0 - t)).ln()
+            }
+            _ => self.score(i, j) >= threshold,
         }
     }
 }

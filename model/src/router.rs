@@ -92,7 +92,7 @@ impl ModelRouter {
         candidate_pairs(&facts)
             .into_iter()
             .map(|(i, j)| (i as usize, j as usize))
-            .filter(|&(i, j)| scorer.score(i, j) >= threshold)
+            .filter(|&(i, j)| scorer.conflicts(i, j, threshold))
             .collect()
     }
 }
@@ -117,7 +117,7 @@ impl Router for ModelRouter {
             let (i, j) = (i as usize, j as usize);
             // A pair already joined needs no score: union is transitive, so the groups are
             // those of scoring every pair. In dense blocks this skips most of them.
-            if uf.find(i) != uf.find(j) && scorer.score(i, j) >= threshold {
+            if uf.find(i) != uf.find(j) && scorer.conflicts(i, j, threshold) {
                 uf.union(i, j);
             }
         });

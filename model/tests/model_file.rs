@@ -166,6 +166,13 @@ fn block_scorer_gives_the_scores_of_pair_by_pair_scoring() {
                 "{algo} pair ({i}, {j}): {fast} vs {slow}"
             );
             positive += usize::from(slow >= model.threshold);
+            // Away from the threshold, the logit comparison decides as the probability does.
+            if (slow - model.threshold).abs() > 1e-4 {
+                assert_eq!(
+                    scorer.conflicts(i, j, model.threshold),
+                    slow >= model.threshold
+                );
+            }
         }
         assert!(
             positive > 0 && positive < block.pairs.len(),
