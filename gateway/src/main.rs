@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use switchyard_gateway::{loadgen, replay, serve, train};
+use switchyard_gateway::{bench, loadgen, replay, serve, train};
 
 /// switchyard: a load-balancing gateway in front of pools of EVM executors.
 #[derive(Debug, Parser)]
@@ -23,6 +23,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Send signed p2p, erc20, amm or mixed traffic to a gateway at a target rate; report.
     Loadgen(loadgen::LoadgenArgs),
+    /// Measure everything side by side: blocks, routers, projections, the gateway under load.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,13 @@ fn main() -> ExitCode {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("switchyard train: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Bench(args) => match bench::run(&args, &mut std::io::stderr().lock()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchyard bench: {e:#}");
                 ExitCode::from(1)
             }
         },
