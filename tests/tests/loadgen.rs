@@ -299,3 +299,47 @@ fn addresses(list: &Value) -> Vec<Address> {
 fn hex_u64(value: &Value) -> u64 {
     u64::from_str_radix(value.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
+
+#[test]
+fn bad_loadgen_flags_and_unreachable_gateways_are_refused_with_the_reason() {
+    for (args, says) in [
+        (
+            &["--scenario", "nft", "--count", "1"][..],
+            "p2p, erc20, amm or mixed",
+        ),
+        (&["--scenario", "p2p"][..], "--duration"),
+        (
+            &["--scenario", "p2p", "--count", "1", "--hot-ratio", "2"][..],
+            "from 0 to 1",
+        ),
+        (
+            &["--scenario", "p2p", "--count", "1", "--rate", "0"][..],
+            "above 0",
+        ),
+        (
+            &["--scenario", "p2p", "--count", "1", "--accounts", "1"][..],
+            "accounts",
+        ),
+    ] {
+        let output = run_switchyard(&[&["loadgen"][..], args].concat());
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    // Nothing listens on port 9 of loopback (discard; not served here).
+    let output = run_switchyard(&[
+        "loadgen",
+        "--rpc",
+        "http://127.0.0.1:9",
+        "--scenario",
+        "p2p",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("connecting to http://127.0.0.1:9"),
+        "{stderr}"
+    );
+}
