@@ -113,7 +113,7 @@ fn every_scenario_is_received_counted_and_conserved() {
             assert!(transfers > 0, "{scenario}: no token transfer on chain");
             assert_eq!(
                 swaps > 0,
-                pairs.len() > 0,
+                !pairs.is_empty(),
                 "{scenario}: swaps only where pairs are"
             );
         }
