@@ -42,7 +42,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
     /// Offered rates for the gateway section, transactions per second.
-    #[arg(long, value_delimiter = ',', value_name = "TPS,...")]
+    #[arg(long, value_delimiter = ',', value_name = "TPS,...", value_parser = crate::loadgen::parse_rate)]
     pub rates: Vec<f64>,
     /// Sections to run (all by default).
     #[arg(long, value_delimiter = ',', value_name = "SECTION,...", value_parser = parse_section)]

@@ -132,6 +132,7 @@ fn speedup_vs_pools(area: &Area, title: &str, runs: &[RouterRun]) -> DrawResult 
         .build_cartesian_2d((1f64..32f64).log_scale(), 0f64..top * 1.15)?;
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
         .x_desc("pools")
         .y_desc("speedup over sequential")
         .x_label_formatter(&|x| format!("{x:.0}"))
@@ -228,6 +229,7 @@ fn wasted_work(area: &Area, title: &str, figures: &Figures) -> DrawResult {
     };
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
         .disable_x_mesh()
         .x_labels(names.len())
         .x_label_formatter(&label)
@@ -276,6 +278,7 @@ fn lines_against_load(
         .build_cartesian_2d((lo * 0.8..hi * 1.25).log_scale(), bottom..top * 1.15)?;
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
         .x_desc("offered load, transactions per second")
         .y_desc(y_desc)
         .x_label_formatter(&|x| format!("{x:.0}"))

@@ -81,7 +81,8 @@ fn parse_ratio(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_rate(s: &str) -> Result<f64, String> {
+/// A rate in transactions per second: above 0, at most a million.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if r > 0.0 && r <= 1e6 => Ok(r),
         _ => Err(format!(

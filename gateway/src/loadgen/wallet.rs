@@ -155,22 +155,23 @@ impl Wallet {
         match provider.send_raw_transaction(&tx.raw).await {
             Ok(_) => Ok(tx.hash),
             Err(e) => {
-                let reason = match e.as_error_resp() {
-                    Some(payload) => payload
-                        .message
-                        .split(':')
-                        .next()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned(),
-                    None => format!("transport: {}", first_line(&e.to_string())),
+                let http = e.as_transport_err().and_then(|t| t.as_http_error());
+                let (reason, taken) = match (e.as_error_resp(), http) {
+                    // A JSON-RPC refusal: the gateway did not take the transaction unless
+                    // the refusal says that nonce is already used.
+                    (Some(payload), _) => {
+                        let reason = payload.message.split(':').next().unwrap_or_default();
+                        let taken =
+                            reason.contains("nonce too low") || reason.contains("already known");
+                        (reason.trim().to_owned(), taken)
+                    }
+                    // An HTTP refusal (overload 503, rate limit 429, too large 413): not taken.
+                    (None, Some(http)) => (format!("HTTP {}", http.status), false),
+                    // The connection failed: it may have been taken before, so the nonce stays
+                    // used.
+                    (None, None) => (format!("transport: {}", first_line(&e.to_string())), true),
                 };
-                // A JSON-RPC refusal means the gateway did not take the transaction; a
-                // transport failure may have happened after it did, so that nonce stays used.
-                let consumed = e.as_error_resp().is_none()
-                    || reason.contains("nonce too low")
-                    || reason.contains("already known");
-                if !consumed {
+                if !taken {
                     self.nonces[tx.account]
                         .lock()
                         .expect("nonce lock")
