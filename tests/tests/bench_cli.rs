@@ -23,21 +23,24 @@ fn quick_bench_writes_figures_plots_and_report() {
     let has_mainnet = mainnet_dir().is_some();
     let routers = if has_mainnet {
         let runs = figures["mainnet"]["runs"].as_array().expect("mainnet runs");
-        for router in ["round-robin", "sender", "contract", "oracle"] {
-            for pools in [1, 2] {
-                let run = runs
-                    .iter()
-                    .find(|r| r["router"] == router && r["pools"] == pools)
-                    .unwrap_or_else(|| panic!("{router} on {pools} pools"));
-                assert!(run["speedup"].as_f64().unwrap() > 0.0);
-                assert_eq!(run["mismatches"], 0);
-                let projected = run["projected"].as_array().unwrap();
-                assert_eq!(projected.len(), if pools == 2 { 5 } else { 0 });
-            }
+        for (router, pools, fallback) in ["round-robin", "sender", "contract", "oracle"]
+            .into_iter()
+            .flat_map(|r| [(r, 1, true), (r, 2, true), (r, 1, false), (r, 2, false)])
+        {
+            let run = runs
+                .iter()
+                .find(|r| r["router"] == router && r["pools"] == pools && r["fallback"] == fallback)
+                .unwrap_or_else(|| panic!("{router} on {pools} pools, fallback {fallback}"));
+            assert!(run["speedup"].as_f64().unwrap() > 0.0);
+            assert_eq!(run["mismatches"], 0);
+            let projected = run["projected"].as_array().unwrap();
+            assert_eq!(projected.len(), if pools == 2 { 5 } else { 0 });
         }
         assert!(report.contains("### 1. Real blocks"), "{report}");
         assert!(report.contains("### 3. Projected scaling"), "{report}");
-        runs.iter().filter(|r| r["pools"] == 2).count()
+        runs.iter()
+            .filter(|r| r["pools"] == 2 && r["fallback"] == true)
+            .count()
     } else {
         assert!(figures["mainnet"].is_null());
         assert!(report.contains("mainnet section skipped"), "{report}");
@@ -47,8 +50,8 @@ fn quick_bench_writes_figures_plots_and_report() {
     let cells = figures["synthetic"]["cells"].as_array().expect("synthetic");
     assert_eq!(
         cells.len(),
-        4 * 5 * routers,
-        "workloads × accounts × routers"
+        4 * 5 * routers * 2,
+        "workloads × accounts × routers × fallback on and off"
     );
     for workload in ["p2p", "erc20", "amm", "mixed"] {
         assert!(cells.iter().any(|c| c["workload"] == workload));

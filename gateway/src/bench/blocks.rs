@@ -43,6 +43,9 @@ pub struct RouterRun {
     pub router: String,
     /// Pools run.
     pub pools: usize,
+    /// Whether the fallback could run blocks sequentially (off: every block went through the
+    /// pools and the commit, which is what compares routers).
+    pub fallback: bool,
     /// Total sequential ÷ total parallel time (medians per block).
     pub speedup: f64,
     /// Sum of per-block median sequential times.
@@ -75,10 +78,11 @@ pub struct Projected {
 }
 
 impl RouterRun {
-    fn of(summary: &ReplaySummary, router: &str, pools: usize) -> Self {
+    fn of(summary: &ReplaySummary, args: &ReplayArgs) -> Self {
         Self {
-            router: router.to_owned(),
-            pools,
+            router: args.router.clone(),
+            pools: args.pools,
+            fallback: !args.no_fallback,
             speedup: summary.speedup,
             sequential_seconds: summary.sequential_seconds,
             parallel_seconds: summary.parallel_seconds,
@@ -139,7 +143,13 @@ pub struct ModelSource {
     pub blocks: Option<[usize; 2]>,
 }
 
-fn replay_args(router: &str, pools: usize, plan: &Plan, model: Option<&Path>) -> ReplayArgs {
+fn replay_args(
+    router: &str,
+    pools: usize,
+    fallback: bool,
+    plan: &Plan,
+    model: Option<&Path>,
+) -> ReplayArgs {
     ReplayArgs {
         paths: Vec::new(),
         json: false,
@@ -151,7 +161,7 @@ fn replay_args(router: &str, pools: usize, plan: &Plan, model: Option<&Path>) ->
         } else {
             Vec::new()
         },
-        no_fallback: false,
+        no_fallback: !fallback,
         model: (router == MODEL)
             .then(|| model.map(Path::to_owned))
             .flatten(),
@@ -206,7 +216,7 @@ pub fn mainnet(
     let logs = scratch.join("traffic");
     let first = replay(ReplayArgs {
         log: model.is_none().then(|| logs.clone()),
-        ..replay_args("contract", 2, plan, None)
+        ..replay_args("contract", 2, true, plan, None)
     })?;
     (figures.txs, figures.gas) = (first.txs, first.gas);
     if model.is_none() {
@@ -248,8 +258,9 @@ pub fn mainnet(
     finish(figures, plan, &dirs, first, model.as_deref(), log)
 }
 
-/// Runs every router (the model's when `model` is given) at every pool count; `first` is the
-/// `contract` run on 2 pools, already done.
+/// Runs every router (the model's when `model` is given) at every pool count, with the
+/// fallback on and off; `first` is the `contract` run on 2 pools with the fallback, already
+/// done.
 fn finish(
     mut figures: MainnetFigures,
     plan: &Plan,
@@ -267,22 +278,28 @@ fn finish(
             &mut std::io::sink(),
         )
     };
-    for router in routers(model.is_some()) {
-        for &pools in &plan.pools {
-            let summary = if (router, pools) == ("contract", 2) {
-                first.clone()
-            } else {
-                replay(replay_args(router, pools, plan, model))?
-            };
-            let run = RouterRun::of(&summary, router, pools);
-            writeln!(
-                log,
-                "{router:>12} {pools} pools: {:.2}x, re-executed {:.2}% of gas, {} mismatching",
-                run.speedup,
-                100.0 * run.reexecuted_gas_share,
-                run.mismatches
-            )?;
-            figures.runs.push(run);
+    for fallback in [true, false] {
+        for router in routers(model.is_some()) {
+            for &pools in &plan.pools {
+                let args = replay_args(router, pools, fallback, plan, model);
+                let summary = if (router, pools, fallback) == ("contract", 2, true) {
+                    first.clone()
+                } else {
+                    replay(args.clone())?
+                };
+                let run = RouterRun::of(&summary, &args);
+                writeln!(
+                    log,
+                    "{router:>12} {pools} pools, fallback {}: {:.2}x, re-executed {:.2}% of gas, \
+                     {} fell back, {} mismatching",
+                    if fallback { "on " } else { "off" },
+                    run.speedup,
+                    100.0 * run.reexecuted_gas_share,
+                    run.fallback_blocks,
+                    run.mismatches
+                )?;
+                figures.runs.push(run);
+            }
         }
     }
     Ok(figures)
@@ -311,6 +328,8 @@ pub struct SyntheticCell {
     pub accounts: usize,
     /// Router.
     pub router: String,
+    /// Whether the fallback could run the block sequentially.
+    pub fallback: bool,
     /// Sequential ÷ parallel (medians).
     pub speedup: f64,
     /// Re-executed gas ÷ all gas.
@@ -320,12 +339,13 @@ pub struct SyntheticCell {
     /// Speedup ÷ DAG bound.
     pub efficiency: f64,
     /// Why the block ran sequentially, if it did.
-    pub fallback: Option<Fallback>,
+    pub fell_back: Option<Fallback>,
     /// Mismatches against the sequential reference (must be 0).
     pub mismatches: usize,
 }
 
-/// Section 2: every workload × account count × router, on 2 pools.
+/// Section 2: every workload × account count × router, on 2 pools, with the fallback on and
+/// off.
 pub fn synthetic(
     plan: &Plan,
     model: Option<&Path>,
@@ -334,34 +354,37 @@ pub fn synthetic(
     let mut cells = Vec::new();
     for workload in Workload::ALL {
         for router in routers(model.is_some()) {
-            let blocks = plan.synthetic_accounts.iter().map(|&accounts| {
-                let (block, state) =
-                    workload_block(workload, accounts, plan.synthetic_txs, plan.hot_ratio, 42);
-                let path = PathBuf::from(format!("{workload}-{accounts}"));
-                let fixture = BlockFixture {
-                    path: path.clone(),
-                    block,
-                    state,
-                };
-                (path, Ok(fixture))
-            });
-            let args = ReplayArgs {
-                simulate_pools: Vec::new(),
-                ..replay_args(router, 2, plan, model)
-            };
-            let summary = replay::replay_blocks(&args, blocks, &mut std::io::sink())?;
-            for (b, &accounts) in summary.per_block.iter().zip(&plan.synthetic_accounts) {
-                cells.push(SyntheticCell {
-                    workload,
-                    accounts,
-                    router: router.to_owned(),
-                    speedup: b.speedup,
-                    reexecuted_gas_share: b.reexecuted_gas as f64 / b.gas.max(1) as f64,
-                    dag_bound: b.dag_bound,
-                    efficiency: b.efficiency,
-                    fallback: b.fallback,
-                    mismatches: b.mismatches.len(),
+            for fallback in [true, false] {
+                let blocks = plan.synthetic_accounts.iter().map(|&accounts| {
+                    let (block, state) =
+                        workload_block(workload, accounts, plan.synthetic_txs, plan.hot_ratio, 42);
+                    let path = PathBuf::from(format!("{workload}-{accounts}"));
+                    let fixture = BlockFixture {
+                        path: path.clone(),
+                        block,
+                        state,
+                    };
+                    (path, Ok(fixture))
                 });
+                let args = ReplayArgs {
+                    simulate_pools: Vec::new(),
+                    ..replay_args(router, 2, fallback, plan, model)
+                };
+                let summary = replay::replay_blocks(&args, blocks, &mut std::io::sink())?;
+                for (b, &accounts) in summary.per_block.iter().zip(&plan.synthetic_accounts) {
+                    cells.push(SyntheticCell {
+                        workload,
+                        accounts,
+                        router: router.to_owned(),
+                        fallback,
+                        speedup: b.speedup,
+                        reexecuted_gas_share: b.reexecuted_gas as f64 / b.gas.max(1) as f64,
+                        dag_bound: b.dag_bound,
+                        efficiency: b.efficiency,
+                        fell_back: b.fallback,
+                        mismatches: b.mismatches.len(),
+                    });
+                }
             }
             writeln!(log, "{workload:>6} {router:>12}: done")?;
         }

@@ -31,6 +31,7 @@ pub fn measure(
     scratch: &Path,
     log: &mut impl Write,
 ) -> anyhow::Result<GatewayFigures> {
+    normal_priority(log)?;
     let serve_args: Vec<String> = [
         "serve",
         "--rpc",
@@ -79,6 +80,32 @@ pub fn measure(
     }
     child.stop()?;
     Ok(GatewayFigures { serve_args, points })
+}
+
+/// Drops this process (every thread, and so the children it starts) to `SCHED_OTHER` when it
+/// runs under a real-time policy (`chrt -f`). The block sections want SCHED_FIFO to keep other
+/// work off their timings; an async server and its client sharing two cores under SCHED_FIFO
+/// would measure the scheduler instead, since FIFO threads never yield the core to each other.
+fn normal_priority(log: &mut impl Write) -> anyhow::Result<()> {
+    let sched = std::fs::read_to_string("/proc/self/sched").unwrap_or_default();
+    let realtime = sched
+        .lines()
+        .find(|l| l.starts_with("policy"))
+        .and_then(|l| l.split_once(':'))
+        .is_some_and(|(_, policy)| matches!(policy.trim(), "1" | "2"));
+    if !realtime {
+        return Ok(());
+    }
+    let status = Command::new("chrt")
+        .args(["--all-tasks", "--other", "--pid", "0"])
+        .arg(std::process::id().to_string())
+        .status()
+        .context("running chrt to leave the real-time policy")?;
+    if !status.success() {
+        bail!("chrt could not return this process to SCHED_OTHER ({status})");
+    }
+    writeln!(log, "gateway section at normal priority (SCHED_OTHER)")?;
+    Ok(())
 }
 
 /// A `switchyard serve` child, killed if still running when dropped.

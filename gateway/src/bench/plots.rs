@@ -34,7 +34,7 @@ pub fn draw_all(figures: &Figures, out: &Path) -> anyhow::Result<Vec<Plot>> {
         plots.push(plot("speedup_vs_pools.svg", title));
     }
     if figures.mainnet.is_some() || figures.synthetic.is_some() {
-        let title = "Wasted work: re-executed share of gas per router, 2 pools";
+        let title = "Wasted work: re-executed share of gas per router, 2 pools, fallback off";
         draw(out, "wasted_work.svg", |area| {
             wasted_work(area, title, figures)
         })?;
@@ -139,7 +139,10 @@ fn speedup_vs_pools(area: &Area, title: &str, runs: &[RouterRun]) -> DrawResult 
         .draw()?;
     let names: Vec<&str> = routers(true);
     for (i, name) in names.iter().enumerate() {
-        let mine: Vec<&RouterRun> = runs.iter().filter(|r| r.router == *name).collect();
+        let mine: Vec<&RouterRun> = runs
+            .iter()
+            .filter(|r| r.router == *name && !r.fallback)
+            .collect();
         if mine.is_empty() {
             continue;
         }
@@ -182,7 +185,7 @@ fn wasted_work(area: &Area, title: &str, figures: &Figures) -> DrawResult {
                 mainnet
                     .runs
                     .iter()
-                    .find(|r| r.router == *n && r.pools == 2)
+                    .find(|r| r.router == *n && r.pools == 2 && !r.fallback)
                     .map(|r| r.reexecuted_gas_share)
             })
             .collect();
