@@ -38,7 +38,7 @@ pub fn report(figures: &Figures, link_base: &str, plots: &[Plot]) -> String {
     }
 
     if let Some(mainnet) = &figures.mainnet {
-        let _ = writeln!(
+        let _ = write!(
             md,
             "### 1. Real blocks\n\n{} shared mainnet blocks ({} transactions, {} gas), every \
              router on 1 and 2 pools, with the fallback on (small or predicted-serial blocks run \

@@ -230,7 +230,7 @@ pub fn run(args: &BenchArgs, log: &mut impl Write) -> anyhow::Result<Figures> {
     let plan = Plan::new(args);
     let wanted = |s: Section| args.only.is_empty() || args.only.contains(&s);
     let mut figures = Figures {
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: command_line(),
         machine: Machine::describe(),
         plan: plan.clone(),
         mainnet: None,
@@ -296,6 +296,26 @@ pub fn run(args: &BenchArgs, log: &mut impl Write) -> anyhow::Result<Figures> {
         );
     }
     Ok(figures)
+}
+
+/// This process's command line, prefixed with the `chrt` that gives its real-time policy, so
+/// the report names what was really run.
+fn command_line() -> String {
+    let args = std::env::args().collect::<Vec<_>>().join(" ");
+    let sched = std::fs::read_to_string("/proc/self/sched").unwrap_or_default();
+    let field = |key: &str| {
+        sched
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_once(':'))
+            .and_then(|(_, v)| v.trim().parse::<i64>().ok())
+    };
+    // The kernel shows a real-time priority p as prio 99 - p.
+    match (field("policy"), field("prio")) {
+        (Some(1), Some(prio)) => format!("chrt -f {} {args}", 99 - prio),
+        (Some(2), Some(prio)) => format!("chrt -r {} {args}", 99 - prio),
+        _ => args,
+    }
 }
 
 /// A scratch folder for traffic logs, the trained model and the gateway's data, removed when

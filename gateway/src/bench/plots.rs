@@ -27,7 +27,7 @@ pub fn draw_all(figures: &Figures, out: &Path) -> anyhow::Result<Vec<Plot>> {
     let mut plots = Vec::new();
     if let Some(mainnet) = &figures.mainnet {
         let title =
-            "Mainnet blocks: speedup over sequential against pools (1-2 measured, 2-32 projected)";
+            "Mainnet blocks, fallback off: speedup against pools (1-2 measured, 2-32 projected)";
         draw(out, "speedup_vs_pools.svg", |area| {
             speedup_vs_pools(area, title, &mainnet.runs)
         })?;
@@ -165,7 +165,7 @@ fn speedup_vs_pools(area: &Area, title: &str, runs: &[RouterRun]) -> DrawResult 
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
@@ -266,28 +266,45 @@ fn lines_against_load(
     series: &[(String, Vec<(f64, f64)>)],
     from_zero: bool,
 ) -> DrawResult {
-    let xs = series.iter().flat_map(|(_, s)| s.iter().map(|p| p.0));
-    let (lo, hi) = xs.fold((f64::MAX, 0f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    // The offered rates are evenly spaced on the axis (they usually double), labelled by value.
+    let mut rates: Vec<f64> = series
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|p| p.0))
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    let at = |rate: f64| rates.iter().position(|&r| r == rate).unwrap_or(0) as f64;
     let top = series
         .iter()
         .flat_map(|(_, s)| s.iter().map(|p| p.1))
         .fold(1f64, f64::max);
     let bottom = if from_zero { 0.0 } else { 0.0f64.min(top) };
+    let n = rates.len() as f64;
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FONT, 16))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d((lo * 0.8..hi * 1.25).log_scale(), bottom..top * 1.15)?;
+        .build_cartesian_2d(-0.5f64..n - 0.5, bottom..top * 1.15)?;
+    let label = |x: &f64| {
+        let i = x.round();
+        match rates.get(i as usize) {
+            Some(rate) if (x - i).abs() < 1e-6 && i >= 0.0 => format!("{rate:.0}"),
+            _ => String::new(),
+        }
+    };
     chart
         .configure_mesh()
         .light_line_style(WHITE)
+        .disable_x_mesh()
+        .x_labels(rates.len())
+        .x_label_formatter(&label)
         .x_desc("offered load, transactions per second")
         .y_desc(y_desc)
-        .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()?;
     for (i, (name, points)) in series.iter().enumerate() {
         let c = color(i);
+        let points: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (at(x), y)).collect();
         chart
             .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?
             .label(name.clone())
