@@ -18,7 +18,10 @@
 //! - [`dag`]: the dependency-DAG bound and the `--simulate-pools` projection.
 //! - [`router`]: routers (sequential, round-robin, sender, contract, oracle, scatter),
 //!   union-find grouping and largest-first packing.
-//! - [`synthetic`]: synthetic blocks for property tests and benchmarks.
+//! - [`contracts`]: the benchmark contracts (ERC20 token, constant-product pair): compiled
+//!   artifacts from `contracts/out/` and ABI bindings.
+//! - [`synthetic`]: synthetic blocks for property tests and benchmarks, and the p2p, erc20,
+//!   amm and mixed workloads shared with the load generator.
 //! - [`system`]: pre-block system contract updates (EIP-4788, EIP-2935).
 //! - [`receipt`]: receipts, bloom and the receipts root.
 //! - [`sequential`]: the sequential reference executor.
@@ -31,6 +34,7 @@ pub mod block;
 pub mod capture;
 pub mod check;
 pub mod commit;
+pub mod contracts;
 pub mod cost;
 pub mod dag;
 pub mod error;

@@ -17,8 +17,14 @@
 //! - [`replay`]: `switchyard replay`, sequential and parallel execution of block folders, checked
 //!   against the chain and against each other, with timing, waste, DAG bound and projections.
 //! - [`train`]: `switchyard train`, fitting the conflict model on traffic logs.
+//! - [`bench`](mod@bench): `switchyard bench`, real and synthetic blocks through every router, projected
+//!   scaling and the gateway under load, written as JSON, SVG plots and markdown.
+//! - [`loadgen`]: `switchyard loadgen`, signed p2p/erc20/amm/mixed traffic at a target rate,
+//!   followed to its receipts, with counts, rates and latency percentiles.
 //! - [`progress`]: a progress bar that shows only on a terminal.
 
+pub mod bench;
+pub mod loadgen;
 pub mod progress;
 pub mod replay;
 pub mod serve;

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use switchyard_gateway::{replay, serve, train};
+use switchyard_gateway::{bench, loadgen, replay, serve, train};
 
 /// switchyard: a load-balancing gateway in front of pools of EVM executors.
 #[derive(Debug, Parser)]
@@ -21,6 +21,10 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Train the conflict model on traffic logs and write a model file.
     Train(train::TrainArgs),
+    /// Send signed p2p, erc20, amm or mixed traffic to a gateway at a target rate; report.
+    Loadgen(loadgen::LoadgenArgs),
+    /// Measure everything side by side: blocks, routers, projections, the gateway under load.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,20 @@ fn main() -> ExitCode {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("switchyard train: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Bench(args) => match bench::run(&args, &mut std::io::stderr().lock()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchyard bench: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Loadgen(args) => match loadgen::run(&args, &mut std::io::stdout().lock()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchyard loadgen: {e:#}");
                 ExitCode::from(1)
             }
         },

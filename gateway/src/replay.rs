@@ -169,7 +169,6 @@ pub struct ReplaySummary {
 
 /// Runs the replay, writing one line per block and a summary to `out`.
 pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySummary> {
-    let router = build_router(&args.router, args.model.as_deref())?;
     let mut dirs = Vec::new();
     for path in &args.paths {
         if !path.exists() {
@@ -177,6 +176,22 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySumm
         }
         dirs.extend(find_block_dirs(path).with_context(|| format!("{}", path.display()))?);
     }
+    let blocks = dirs.into_iter().map(|dir| {
+        let fixture = BlockFixture::load(&dir).map_err(|e| format!("cannot load: {e}"));
+        (dir, fixture)
+    });
+    replay_blocks(args, blocks, out)
+}
+
+/// Replays `blocks` (each named by a path, loaded lazily; a load error is reported as that
+/// block's mismatch) as [`run`] does; `args.paths` is not read. `switchyard bench` feeds it
+/// synthetic blocks this way.
+pub fn replay_blocks(
+    args: &ReplayArgs,
+    blocks: impl ExactSizeIterator<Item = (PathBuf, Result<BlockFixture, String>)>,
+    out: &mut impl Write,
+) -> anyhow::Result<ReplaySummary> {
+    let router = build_router(&args.router, args.model.as_deref())?;
     let mut log = match &args.log {
         Some(dir) => Some(
             TrafficLogWriter::create(dir)
@@ -200,15 +215,15 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySumm
         }
     };
 
-    let bar = progress::bar(dirs.len() as u64, "replay");
-    let mut reports = Vec::with_capacity(dirs.len());
-    for dir in &dirs {
+    let bar = progress::bar(blocks.len() as u64, "replay");
+    let mut reports = Vec::with_capacity(blocks.len());
+    for (path, fixture) in blocks {
         bar.set_message(
-            dir.file_name()
+            path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        let report = match BlockFixture::load(dir) {
+        let report = match fixture {
             Ok(fixture) => runtime.block_on(replay_block(
                 args,
                 fixture,
@@ -216,9 +231,9 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySumm
                 router.as_ref(),
                 log.as_mut(),
             ))?,
-            Err(e) => BlockReport {
-                path: dir.clone(),
-                mismatches: vec![format!("cannot load: {e}")],
+            Err(mismatch) => BlockReport {
+                path,
+                mismatches: vec![mismatch],
                 ..Default::default()
             },
         };

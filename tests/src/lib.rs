@@ -4,6 +4,9 @@
 //! # Layout
 //! - this file: helpers to find (and build, if needed) the binary and the shared data.
 //! - `tests/replay_cli.rs`: `switchyard replay` on real blocks, its exit codes and JSON summary.
+//! - `tests/loadgen.rs`: `switchyard loadgen` against a real gateway in every scenario:
+//!   receipts, counts, and token and AMM state rebuilt from the receipts.
+//! - `tests/bench_cli.rs`: `switchyard bench --quick` and the files it writes.
 //! - `tests/serve_*.rs`: `switchyard serve` driven by a real alloy client and raw HTTP: the
 //!   happy path, bad input, overload, exactness of produced blocks, and a throughput probe.
 //!   [`Gateway`] starts the binary on ephemeral loopback ports.

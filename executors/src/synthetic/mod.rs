@@ -3,6 +3,14 @@
 //! Used by property tests and benchmarks (after Block-STM's peer-to-peer experiment). The
 //! transactions are not signed: they are built directly as revm environments, with a hash that
 //! is unique per block.
+//!
+//! - this file: [`BlockBuilder`], peer-to-peer blocks and small test contracts.
+//! - [`traffic`]: the p2p, erc20, amm and mixed workloads over the benchmark contracts
+//!   ([`crate::contracts`]), shared with the load generator.
+
+pub mod traffic;
+
+pub use traffic::{Action, Deployment, Traffic, Workload, workload_block};
 
 use crate::{
     block::{Block, BlockEnvironment, BlockTx},
@@ -113,6 +121,22 @@ impl BlockBuilder {
             1,
             Some(Bytes::copy_from_slice(code)),
             storage.collect::<Vec<_>>(),
+        );
+    }
+
+    /// Places `code` at `address` in the pre-state, with full-word storage.
+    pub fn deploy_with_storage(
+        &mut self,
+        address: Address,
+        code: &[u8],
+        storage: impl IntoIterator<Item = (U256, U256)>,
+    ) {
+        self.state.insert_account(
+            address,
+            U256::ZERO,
+            1,
+            Some(Bytes::copy_from_slice(code)),
+            storage,
         );
     }
 
