@@ -62,6 +62,8 @@ pub struct Metrics {
     pub pool_txs: IntCounterVec,
     /// `switchyard_pool_throughput_ratio{pool}`
     pub pool_throughput: GaugeVec,
+    /// `switchyard_pool_in_flight{pool}`, fed by [`super::metered_pool`].
+    pub pool_in_flight: IntGaugeVec,
     /// `switchyard_routing_groups`
     pub routing_groups: Histogram,
     /// `switchyard_routing_grouped_pairs_total`
@@ -362,6 +364,16 @@ impl Metrics {
                     Opts::new(
                         "switchyard_pool_throughput_ratio",
                         "Each pool's measured throughput (EWMA) relative to the mean of all pools.",
+                    ),
+                    &["pool"],
+                )?,
+            )?,
+            pool_in_flight: reg(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "switchyard_pool_in_flight",
+                        "Transactions handed to each executor pool and not yet answered.",
                     ),
                     &["pool"],
                 )?,

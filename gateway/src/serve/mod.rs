@@ -15,6 +15,7 @@
 //! - [`traffic_log`]: the block observer writing the traffic log `switchyard train` reads.
 //! - [`model_loader`]: the model in service; reload on RPC, SIGHUP and file change.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`metered_pool`]: the executor pools, each counting its in-flight work.
 //! - [`rpc`]: JSON-RPC framing and methods.
 //! - [`layers`]: the tower stack (refusals, rate limit, load shed, concurrency, timeout, body).
 //! - [`http`]: accept loops and graceful shutdown.
@@ -30,6 +31,7 @@ pub mod genesis;
 pub mod hooks;
 pub mod http;
 pub mod layers;
+pub mod metered_pool;
 pub mod metrics;
 pub mod model_loader;
 pub mod node;
@@ -54,7 +56,6 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 use storage::{BlockStore, MemoryStore, StoredBlock};
-use switchyard_executors::parallel::ParallelExecutor;
 use tokio::task::JoinHandle;
 use tokio::{net::TcpListener, sync::watch};
 use tracing::info;
@@ -242,7 +243,7 @@ pub async fn serve(
     })?;
     let (hooks, reload_triggers) = learning(&settings, hooks, &metrics)?;
     let chain = Arc::new(dev_chain(&settings).await?);
-    let executor = ParallelExecutor::in_process(settings.pools)
+    let executor = metered_pool::in_process_executor(settings.pools, &metrics.pool_in_flight)
         .map_err(|e| ServeError::io("cannot start executor pools", e))?;
     executor.calibrate().await?;
     let pools = executor.pools();
