@@ -18,6 +18,8 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
     /// `switchyard_rpc_requests_total{method,outcome}`
     pub rpc_requests: IntCounterVec,
+    /// `switchyard_rpc_errors_total{method,code}`
+    pub rpc_errors: IntCounterVec,
     /// `switchyard_rpc_request_duration_seconds{method}`
     pub rpc_duration: HistogramVec,
     /// `switchyard_rpc_refused_total{reason}`
@@ -66,6 +68,8 @@ pub struct Metrics {
     pub pool_in_flight: IntGaugeVec,
     /// `switchyard_routing_groups`
     pub routing_groups: Histogram,
+    /// `switchyard_routing_group_size`
+    pub group_size: Histogram,
     /// `switchyard_routing_grouped_pairs_total`
     pub grouped_pairs: IntCounter,
     /// `switchyard_routing_validation_misses_total`
@@ -176,6 +180,16 @@ impl Metrics {
                         "JSON-RPC calls by method and outcome (ok, error).",
                     ),
                     &["method", "outcome"],
+                )?,
+            )?,
+            rpc_errors: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "switchyard_rpc_errors_total",
+                        "JSON-RPC calls answered with an error, by method and JSON-RPC error code.",
+                    ),
+                    &["method", "code"],
                 )?,
             )?,
             rpc_duration: reg(
@@ -386,6 +400,14 @@ impl Metrics {
                     prometheus::exponential_buckets(1.0, 4.0, 9)?,
                 )?,
             )?,
+            group_size: reg(
+                r,
+                hist(
+                    "switchyard_routing_group_size",
+                    "Transactions per group the router formed.",
+                    prometheus::exponential_buckets(1.0, 2.0, 12)?,
+                )?,
+            )?,
             grouped_pairs: reg(
                 r,
                 IntCounter::new(
@@ -517,11 +539,20 @@ impl Metrics {
         Ok(m)
     }
 
-    /// Records one JSON-RPC call.
-    pub fn observe_call(&self, method: &str, ok: bool, seconds: f64) {
+    /// Records one JSON-RPC call, answered with the JSON-RPC error `error` if any.
+    pub fn observe_call(&self, method: &str, error: Option<i64>, seconds: f64) {
         let method = method_label(method);
+        let outcome = match error {
+            None => "ok",
+            Some(code) => {
+                self.rpc_errors
+                    .with_label_values(&[method, &code.to_string()])
+                    .inc();
+                "error"
+            }
+        };
         self.rpc_requests
-            .with_label_values(&[method, if ok { "ok" } else { "error" }])
+            .with_label_values(&[method, outcome])
             .inc();
         self.rpc_duration
             .with_label_values(&[method])
@@ -564,8 +595,8 @@ mod tests {
         let registry = Registry::new();
         let metrics = Metrics::register(&registry).unwrap();
         assert!(Metrics::register(&registry).is_err(), "names are unique");
-        metrics.observe_call("eth_chainId", true, 0.001);
-        metrics.observe_call("eth_bogus", false, 0.001);
+        metrics.observe_call("eth_chainId", None, 0.001);
+        metrics.observe_call("eth_bogus", Some(-32601), 0.001);
         metrics.refresh_model(&RouterSlot::default());
         let text = prometheus::TextEncoder::new()
             .encode_to_string(&registry.gather())
@@ -573,6 +604,7 @@ mod tests {
         assert!(
             text.contains("switchyard_rpc_requests_total{method=\"other\",outcome=\"error\"} 1")
         );
+        assert!(text.contains("switchyard_rpc_errors_total{code=\"-32601\",method=\"other\"} 1"));
         assert!(text.contains("switchyard_model_info{router=\"contract\",version=\"contract\"} 1"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.starts_with("switchyard_"), "{line}");

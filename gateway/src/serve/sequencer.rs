@@ -208,6 +208,9 @@ fn record(
             .set(*weight);
     }
     m.routing_groups.observe(run.routing.groups.len() as f64);
+    for group in &run.routing.groups {
+        m.group_size.observe(group.txs.len() as f64);
+    }
     let pairs: u64 = run
         .routing
         .groups
