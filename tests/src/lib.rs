@@ -3,16 +3,24 @@
 //!
 //! # Layout
 //! - this file: helpers to find (and build, if needed) the binary and the shared data.
+//! - [`dashboards`]: the queries, variables and metric names of `dashboards/`, and the metric
+//!   names `docs/metrics.md` lists.
+//! - [`prometheus`]: a real Prometheus server on loopback, queried through its HTTP API.
 //! - `tests/replay_cli.rs`: `switchyard replay` on real blocks, its exit codes and JSON summary.
 //! - `tests/serve_*.rs`: `switchyard serve` driven by a real alloy client and raw HTTP: the
 //!   happy path, bad input, overload, exactness of produced blocks, and a throughput probe.
 //!   [`Gateway`] starts the binary on ephemeral loopback ports.
+//! - `tests/dashboards_*.rs`: the Prometheus config and rules under promtool, the dashboards
+//!   against Grafana's schema, and every panel query against a live scrape of `serve`.
 
 use std::{
     path::PathBuf,
     process::{Command, Output},
     sync::OnceLock,
 };
+
+pub mod dashboards;
+pub mod prometheus;
 
 pub use switchyard_executors::fixtures::mainnet_dir;
 
