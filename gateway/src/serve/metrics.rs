@@ -242,7 +242,7 @@ impl Metrics {
                 IntCounterVec::new(
                     Opts::new(
                         "switchyard_txs_dropped_total",
-                        "Admitted transactions later dropped, by reason (invalid_at_execution, stale, replaced).",
+                        "Admitted transactions later dropped, by reason (invalid_at_execution, stale).",
                     ),
                     &["reason"],
                 )?,
@@ -536,7 +536,29 @@ impl Metrics {
         for reason in TRAFFIC_FAILURES {
             m.traffic_failures.with_label_values(&[reason]);
         }
+        // Every closed label set exists from the start, so rate() and the dashboards see zero
+        // rather than no data before the first event.
+        for mode in ["parallel", "sequential"] {
+            m.blocks.with_label_values(&[mode]);
+        }
+        for reason in ["trivial", "serial", "not_worth_it"] {
+            m.fallbacks.with_label_values(&[reason]);
+        }
+        for reason in ["invalid_at_execution", "stale"] {
+            m.txs_dropped.with_label_values(&[reason]);
+        }
         Ok(m)
+    }
+
+    /// Creates the per-pool series of `pools` pools: no work yet, and equal throughput
+    /// (`switchyard_pool_in_flight` is created with the pools, by [`super::metered_pool`]).
+    pub fn init_pools(&self, pools: usize) {
+        for pool in 0..pools {
+            let label = pool.to_string();
+            self.pool_busy.with_label_values(&[&label]);
+            self.pool_txs.with_label_values(&[&label]);
+            self.pool_throughput.with_label_values(&[&label]).set(1.0);
+        }
     }
 
     /// Records one JSON-RPC call, answered with the JSON-RPC error `error` if any.

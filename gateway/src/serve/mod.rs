@@ -247,6 +247,7 @@ pub async fn serve(
         .map_err(|e| ServeError::io("cannot start executor pools", e))?;
     executor.calibrate().await?;
     let pools = executor.pools();
+    metrics.init_pools(pools);
     let node = Arc::new(node::Node::new(
         chain.clone(),
         settings.clone(),
