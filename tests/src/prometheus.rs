@@ -106,6 +106,27 @@ impl Prometheus {
         Ok(data["result"].as_array().cloned().unwrap_or_default())
     }
 
+    /// Waits (bounded: one minute) until Prometheus has scraped every target at least once after
+    /// `after` (Unix seconds), so the state at `after` is in its storage.
+    pub fn wait_for_scrape_after(&self, after: f64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let samples = self.query("min(timestamp(up))").unwrap_or_default();
+            if samples
+                .iter()
+                .any(|s| sample_value(s).is_some_and(|at| at > after))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no scrape after {after} within 60 s: {samples:?}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Waits (bounded by `timeout`) until `expr` has a sample with a value above 0.
     pub fn wait_for(&self, expr: &str, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;

@@ -22,7 +22,12 @@ pub type Executor = ParallelExecutor<MeteredPool>;
 
 /// Starts `pools` in-process pools (at least one), each feeding its own series of `in_flight`
 /// (label `pool` = its index, set to 0 at once so every pool has a series before its first batch).
-pub fn in_process_executor(pools: usize, in_flight: &IntGaugeVec) -> std::io::Result<Executor> {
+/// Without `fallback`, every block of two or more transactions goes through the pools.
+pub fn in_process_executor(
+    pools: usize,
+    fallback: bool,
+    in_flight: &IntGaugeVec,
+) -> std::io::Result<Executor> {
     let catalog = StateCatalog::new();
     let pools = (0..pools.max(1))
         .map(|id| {
@@ -31,7 +36,12 @@ pub fn in_process_executor(pools: usize, in_flight: &IntGaugeVec) -> std::io::Re
             InProcessPool::spawn(id, catalog.clone()).map(|pool| MeteredPool::new(pool, gauge))
         })
         .collect::<std::io::Result<Vec<_>>>()?;
-    Ok(ParallelExecutor::new(pools, catalog))
+    let executor = ParallelExecutor::new(pools, catalog);
+    Ok(if fallback {
+        executor
+    } else {
+        executor.without_fallback()
+    })
 }
 
 /// A pool that counts the transactions of its unanswered batches in a gauge.

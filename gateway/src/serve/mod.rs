@@ -243,8 +243,12 @@ pub async fn serve(
     })?;
     let (hooks, reload_triggers) = learning(&settings, hooks, &metrics)?;
     let chain = Arc::new(dev_chain(&settings).await?);
-    let executor = metered_pool::in_process_executor(settings.pools, &metrics.pool_in_flight)
-        .map_err(|e| ServeError::io("cannot start executor pools", e))?;
+    let executor = metered_pool::in_process_executor(
+        settings.pools,
+        settings.fallback,
+        &metrics.pool_in_flight,
+    )
+    .map_err(|e| ServeError::io("cannot start executor pools", e))?;
     executor.calibrate().await?;
     let pools = executor.pools();
     metrics.init_pools(pools);
