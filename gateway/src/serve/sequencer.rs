@@ -225,7 +225,12 @@ fn record(
     m.routing_seconds.observe(run.routing_nanos as f64 / 1e9);
     let costs = run.routing.pool_costs(pools);
     let model = executor.cost_model();
-    if let Some(p) = model.predict(costs.iter().sum(), costs.iter().copied().max().unwrap_or(0)) {
+    // A block that fell back before routing has no routing to predict for: keep the last one.
+    let routed = !run.routing.groups.is_empty();
+    if let Some(p) = model
+        .predict(costs.iter().sum(), costs.iter().copied().max().unwrap_or(0))
+        .filter(|_| routed)
+    {
         m.predicted_speedup.set(p.speedup());
     }
     m.min_speedup.set(model.min_speedup);
