@@ -23,23 +23,22 @@ pub fn dashboards_dir() -> PathBuf {
 
 /// The Grafana dashboard JSON files, sorted.
 pub fn dashboard_files() -> Vec<PathBuf> {
-    let dir = dashboards_dir().join("grafana/dashboards/switchyard");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("dir entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    files
+    files_in(
+        &dashboards_dir().join("grafana/dashboards/switchyard"),
+        "json",
+    )
 }
 
 /// The Prometheus rule files (recording and alerts), sorted.
 pub fn rule_files() -> Vec<PathBuf> {
-    let dir = dashboards_dir().join("prometheus/rules");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    files_in(&dashboards_dir().join("prometheus/rules"), "yml")
+}
+
+fn files_in(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("dir entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yml"))
+        .filter(|path| path.extension().is_some_and(|ext| ext == extension))
         .collect();
     files.sort();
     files

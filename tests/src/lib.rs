@@ -58,6 +58,17 @@ pub fn switchyard_bin() -> PathBuf {
     .clone()
 }
 
+/// Contract creation code that deploys `runtime` as it is (at most 255 bytes): CODECOPY the
+/// runtime behind this 12-byte prefix, then RETURN it.
+pub fn deploy_code(runtime: &[u8]) -> Vec<u8> {
+    let len = u8::try_from(runtime.len()).expect("a runtime of at most 255 bytes");
+    let mut code = vec![
+        0x60, len, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, len, 0x60, 0x00, 0xf3,
+    ];
+    code.extend_from_slice(runtime);
+    code
+}
+
 /// Runs `switchyard` with `args` and waits for it.
 pub fn run_switchyard(args: &[&str]) -> Output {
     Command::new(switchyard_bin())

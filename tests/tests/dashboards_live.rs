@@ -16,7 +16,7 @@ use alloy_eips::Encodable2718;
 use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_provider::{Provider, ProviderBuilder};
-use alloy_rpc_types_eth::TransactionRequest;
+use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
@@ -32,6 +32,7 @@ use switchyard_tests::{
     dashboards::{
         dashboard_queries, dashboard_variables, expand_variables, required_tool, rule_files,
     },
+    deploy_code,
     prometheus::{Prometheus, finite_values, unix_now},
     run_switchyard,
 };
@@ -46,14 +47,23 @@ const READERS: usize = 6;
 /// transaction's fee, so run on a pool that did not execute those, it fails validation.
 const READER_RUNTIME: &[u8] = &[0x41, 0x31, 0x50, 0x00];
 
-fn init_code(runtime: &[u8]) -> Bytes {
-    // CODECOPY(0, 12, len); RETURN(0, len); then the runtime.
-    let len = runtime.len() as u8;
-    let mut code = vec![
-        0x60, len, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, len, 0x60, 0x00, 0xf3,
-    ];
-    code.extend_from_slice(runtime);
-    code.into()
+/// Sends `tx` from `signer` through an alloy provider and waits for its successful receipt.
+async fn mined(
+    gateway: &Gateway,
+    signer: &PrivateKeySigner,
+    tx: TransactionRequest,
+) -> TransactionReceipt {
+    let receipt = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer.clone()))
+        .connect_http(gateway.url().parse().unwrap())
+        .send_transaction(tx)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status(), "{receipt:?}");
+    receipt
 }
 
 /// `switchyard train` on a synthetic traffic log: a real model file at `out`.
@@ -237,33 +247,13 @@ async fn every_dashboard_panel_shows_data_from_a_live_scrape() {
     // Through alloy: a transfer on the defaults gateway (a one-transaction block falls back),
     // and the reader's deployment on the other.
     let signers = genesis::dev_signers(DEV_MNEMONIC, SENDERS).unwrap();
-    let wallet = EthereumWallet::from(signers[0].clone());
-    let receipt = ProviderBuilder::new()
-        .wallet(wallet.clone())
-        .connect_http(defaults.url().parse().unwrap())
-        .send_transaction(
-            TransactionRequest::default()
-                .with_to(Address::with_last_byte(0x42))
-                .with_value(U256::from(1)),
-        )
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
-    let provider = ProviderBuilder::new()
-        .wallet(wallet)
-        .connect_http(gateway.url().parse().unwrap());
-    let deploy = TransactionRequest::default().with_deploy_code(init_code(READER_RUNTIME));
-    let receipt = provider
-        .send_transaction(deploy)
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+    let transfer = TransactionRequest::default()
+        .with_to(Address::with_last_byte(0x42))
+        .with_value(U256::from(1));
+    mined(&defaults, &signers[0], transfer).await;
+    let deploy =
+        TransactionRequest::default().with_deploy_code(Bytes::from(deploy_code(READER_RUNTIME)));
+    let receipt = mined(&gateway, &signers[0], deploy).await;
     let reader = receipt.contract_address.expect("contract address");
 
     // Rounds until a block ran across pools and a reader missed validation (bounded).
