@@ -3,6 +3,9 @@
 //!
 //! # Layout
 //! - this file: helpers to find (and build, if needed) the binary and the shared data.
+//! - [`dashboards`]: the queries, variables and metric names of `dashboards/`, and the metric
+//!   names `docs/metrics.md` lists.
+//! - [`prometheus`]: a real Prometheus server on loopback, queried through its HTTP API.
 //! - `tests/replay_cli.rs`: `switchyard replay` on real blocks, its exit codes and JSON summary.
 //! - `tests/loadgen.rs`: `switchyard loadgen` against a real gateway in every scenario:
 //!   receipts, counts, and token and AMM state rebuilt from the receipts.
@@ -10,12 +13,17 @@
 //! - `tests/serve_*.rs`: `switchyard serve` driven by a real alloy client and raw HTTP: the
 //!   happy path, bad input, overload, exactness of produced blocks, and a throughput probe.
 //!   [`Gateway`] starts the binary on ephemeral loopback ports.
+//! - `tests/dashboards_*.rs`: the Prometheus config and rules under promtool, the dashboards
+//!   against Grafana's schema, and every panel query against a live scrape of `serve`.
 
 use std::{
     path::PathBuf,
     process::{Command, Output},
     sync::OnceLock,
 };
+
+pub mod dashboards;
+pub mod prometheus;
 
 pub use switchyard_executors::fixtures::mainnet_dir;
 
@@ -51,6 +59,17 @@ pub fn switchyard_bin() -> PathBuf {
         profile_dir.join("switchyard")
     })
     .clone()
+}
+
+/// Contract creation code that deploys `runtime` as it is (at most 255 bytes): CODECOPY the
+/// runtime behind this 12-byte prefix, then RETURN it.
+pub fn deploy_code(runtime: &[u8]) -> Vec<u8> {
+    let len = u8::try_from(runtime.len()).expect("a runtime of at most 255 bytes");
+    let mut code = vec![
+        0x60, len, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, len, 0x60, 0x00, 0xf3,
+    ];
+    code.extend_from_slice(runtime);
+    code
 }
 
 /// Runs `switchyard` with `args` and waits for it.

@@ -7,23 +7,13 @@ use alloy_primitives::{Address, Bytes, U256, address};
 use alloy_provider::{Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use switchyard_gateway::serve::{config::DEV_MNEMONIC, genesis};
-use switchyard_tests::Gateway;
+use switchyard_tests::{Gateway, deploy_code};
 
 /// Runtime: slot0 += 1; return slot0.
 const COUNTER_RUNTIME: &[u8] = &[
     0x60, 0x00, 0x54, 0x60, 0x01, 0x01, 0x80, 0x60, 0x00, 0x55, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60,
     0x00, 0xf3,
 ];
-
-fn init_code() -> Bytes {
-    // CODECOPY(0, 12, len); RETURN(0, len); then the runtime.
-    let len = COUNTER_RUNTIME.len() as u8;
-    let mut code = vec![
-        0x60, len, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, len, 0x60, 0x00, 0xf3,
-    ];
-    code.extend_from_slice(COUNTER_RUNTIME);
-    code.into()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alloy_client_transfers_deploys_and_calls() {
@@ -65,7 +55,8 @@ async fn alloy_client_transfers_deploys_and_calls() {
         one_eth * U256::from(3)
     );
 
-    let deploy = TransactionRequest::default().with_deploy_code(init_code());
+    let deploy =
+        TransactionRequest::default().with_deploy_code(Bytes::from(deploy_code(COUNTER_RUNTIME)));
     let receipt = provider
         .send_transaction(deploy)
         .await

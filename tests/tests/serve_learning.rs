@@ -11,7 +11,7 @@ use alloy_rpc_types_eth::TransactionRequest;
 use serde_json::{Value, json};
 use std::path::Path;
 use switchyard_gateway::serve::{config::DEV_MNEMONIC, genesis, model_loader::LoadedModel};
-use switchyard_tests::{Gateway, run_switchyard};
+use switchyard_tests::{Gateway, deploy_code, run_switchyard};
 
 /// Runtime: slot0 += 1. Every call conflicts with every other.
 const COUNTER_RUNTIME: &[u8] = &[0x60, 0x00, 0x54, 0x60, 0x01, 0x01, 0x60, 0x00, 0x55, 0x00];
@@ -21,16 +21,6 @@ const SENDERS: usize = 4;
 /// to the sender's own recipient that names the counter in its calldata: candidate pairs (they
 /// share the counter's address), some conflicting (counter calls), some not (the transfers).
 const ROUNDS: usize = 5;
-
-fn init_code(runtime: &[u8]) -> Bytes {
-    // CODECOPY(0, 12, len); RETURN(0, len); then the runtime.
-    let len = runtime.len() as u8;
-    let mut code = vec![
-        0x60, len, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, len, 0x60, 0x00, 0xf3,
-    ];
-    code.extend_from_slice(runtime);
-    code.into()
-}
 
 /// The value of the sample `name` with exactly `labels` (`""` for none) in a scrape.
 fn sample(metrics: &str, name: &str, labels: &str) -> Option<f64> {
@@ -57,7 +47,8 @@ async fn send_traffic(gateway: &Gateway) -> usize {
                 .connect_http(gateway.url().parse().unwrap())
         })
         .collect();
-    let deploy = TransactionRequest::default().with_deploy_code(init_code(COUNTER_RUNTIME));
+    let deploy =
+        TransactionRequest::default().with_deploy_code(Bytes::from(deploy_code(COUNTER_RUNTIME)));
     let receipt = providers[0]
         .send_transaction(deploy)
         .await

@@ -180,11 +180,23 @@ impl Default for PoolConfig {
 }
 
 /// `[executor]`: executor pools.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExecutorConfig {
     /// In-process pools; 0 means one per core.
     pub pools: usize,
+    /// Whether the cost model may run a block sequentially when pools would not pay off;
+    /// `false` sends every block of two or more transactions through the pools.
+    pub fallback: bool,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            pools: 0,
+            fallback: true,
+        }
+    }
 }
 
 /// Command-line values that override the file (each `None` when not given).
@@ -270,6 +282,8 @@ pub struct Settings {
     pub max_tx_bytes: usize,
     /// Executor pools (resolved: never 0).
     pub pools: usize,
+    /// Whether small or serial blocks may fall back to sequential execution.
+    pub fallback: bool,
 }
 
 impl Config {
@@ -447,6 +461,7 @@ impl Config {
             max_per_sender: pool.max_per_sender,
             max_tx_bytes: pool.max_tx_bytes,
             pools,
+            fallback: self.executor.fallback,
         })
     }
 }
@@ -481,6 +496,7 @@ mod tests {
         assert_eq!(s.block_gas_limit, 30_000_000);
         assert_eq!(s.dev_accounts, 10);
         assert!(s.pools >= 1);
+        assert!(s.fallback);
         assert!(s.rate_limit.is_none());
     }
 
@@ -488,7 +504,7 @@ mod tests {
     fn fields_parse_and_flags_override() {
         let mut c: Config = toml::from_str(
             "data_dir = \"/tmp/x\"\n[rpc]\nrate_limit_per_second = 5\n[chain]\nchain_id = 7\n\
-             block_time_ms = 100\n[executor]\npools = 3\n",
+             block_time_ms = 100\n[executor]\npools = 3\nfallback = false\n",
         )
         .unwrap();
         c.apply(&Overrides {
@@ -500,6 +516,7 @@ mod tests {
         assert_eq!(s.chain_id, 9);
         assert_eq!(s.dev_accounts, 50);
         assert_eq!(s.pools, 3);
+        assert!(!s.fallback);
         assert_eq!(s.block_time, Duration::from_millis(100));
         let (rate, burst) = s.rate_limit.unwrap();
         assert_eq!((rate.get(), burst.get()), (5, 5));

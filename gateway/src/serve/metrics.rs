@@ -18,6 +18,8 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
     /// `switchyard_rpc_requests_total{method,outcome}`
     pub rpc_requests: IntCounterVec,
+    /// `switchyard_rpc_errors_total{method,code}`
+    pub rpc_errors: IntCounterVec,
     /// `switchyard_rpc_request_duration_seconds{method}`
     pub rpc_duration: HistogramVec,
     /// `switchyard_rpc_refused_total{reason}`
@@ -62,8 +64,12 @@ pub struct Metrics {
     pub pool_txs: IntCounterVec,
     /// `switchyard_pool_throughput_ratio{pool}`
     pub pool_throughput: GaugeVec,
+    /// `switchyard_pool_in_flight{pool}`, fed by [`super::metered_pool`].
+    pub pool_in_flight: IntGaugeVec,
     /// `switchyard_routing_groups`
     pub routing_groups: Histogram,
+    /// `switchyard_routing_group_size`
+    pub group_size: Histogram,
     /// `switchyard_routing_grouped_pairs_total`
     pub grouped_pairs: IntCounter,
     /// `switchyard_routing_validation_misses_total`
@@ -178,6 +184,16 @@ impl Metrics {
                     &["method", "outcome"],
                 )?,
             )?,
+            rpc_errors: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "switchyard_rpc_errors_total",
+                        "JSON-RPC calls answered with an error, by method and JSON-RPC error code.",
+                    ),
+                    &["method", "code"],
+                )?,
+            )?,
             rpc_duration: reg(
                 r,
                 HistogramVec::new(
@@ -228,7 +244,7 @@ impl Metrics {
                 IntCounterVec::new(
                     Opts::new(
                         "switchyard_txs_dropped_total",
-                        "Admitted transactions later dropped, by reason (invalid_at_execution, stale, replaced).",
+                        "Admitted transactions later dropped, by reason (invalid_at_execution, stale).",
                     ),
                     &["reason"],
                 )?,
@@ -368,12 +384,30 @@ impl Metrics {
                     &["pool"],
                 )?,
             )?,
+            pool_in_flight: reg(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "switchyard_pool_in_flight",
+                        "Transactions handed to each executor pool and not yet answered.",
+                    ),
+                    &["pool"],
+                )?,
+            )?,
             routing_groups: reg(
                 r,
                 hist(
                     "switchyard_routing_groups",
                     "Groups the router formed per block.",
                     prometheus::exponential_buckets(1.0, 4.0, 9)?,
+                )?,
+            )?,
+            group_size: reg(
+                r,
+                hist(
+                    "switchyard_routing_group_size",
+                    "Transactions per group the router formed.",
+                    prometheus::exponential_buckets(1.0, 2.0, 12)?,
                 )?,
             )?,
             grouped_pairs: reg(
@@ -505,14 +539,45 @@ impl Metrics {
         for reason in TRAFFIC_FAILURES {
             m.traffic_failures.with_label_values(&[reason]);
         }
+        // Every closed label set exists from the start, so rate() and the dashboards see zero
+        // rather than no data before the first event.
+        for mode in ["parallel", "sequential"] {
+            m.blocks.with_label_values(&[mode]);
+        }
+        for reason in ["trivial", "serial", "not_worth_it"] {
+            m.fallbacks.with_label_values(&[reason]);
+        }
+        for reason in ["invalid_at_execution", "stale"] {
+            m.txs_dropped.with_label_values(&[reason]);
+        }
         Ok(m)
     }
 
-    /// Records one JSON-RPC call.
-    pub fn observe_call(&self, method: &str, ok: bool, seconds: f64) {
+    /// Creates the per-pool series of `pools` pools: no work yet, and equal throughput
+    /// (`switchyard_pool_in_flight` is created with the pools, by [`super::metered_pool`]).
+    pub fn init_pools(&self, pools: usize) {
+        for pool in 0..pools {
+            let label = pool.to_string();
+            self.pool_busy.with_label_values(&[&label]);
+            self.pool_txs.with_label_values(&[&label]);
+            self.pool_throughput.with_label_values(&[&label]).set(1.0);
+        }
+    }
+
+    /// Records one JSON-RPC call, answered with the JSON-RPC error `error` if any.
+    pub fn observe_call(&self, method: &str, error: Option<i64>, seconds: f64) {
         let method = method_label(method);
+        let outcome = match error {
+            None => "ok",
+            Some(code) => {
+                self.rpc_errors
+                    .with_label_values(&[method, &code.to_string()])
+                    .inc();
+                "error"
+            }
+        };
         self.rpc_requests
-            .with_label_values(&[method, if ok { "ok" } else { "error" }])
+            .with_label_values(&[method, outcome])
             .inc();
         self.rpc_duration
             .with_label_values(&[method])
@@ -555,8 +620,8 @@ mod tests {
         let registry = Registry::new();
         let metrics = Metrics::register(&registry).unwrap();
         assert!(Metrics::register(&registry).is_err(), "names are unique");
-        metrics.observe_call("eth_chainId", true, 0.001);
-        metrics.observe_call("eth_bogus", false, 0.001);
+        metrics.observe_call("eth_chainId", None, 0.001);
+        metrics.observe_call("eth_bogus", Some(-32601), 0.001);
         metrics.refresh_model(&RouterSlot::default());
         let text = prometheus::TextEncoder::new()
             .encode_to_string(&registry.gather())
@@ -564,6 +629,7 @@ mod tests {
         assert!(
             text.contains("switchyard_rpc_requests_total{method=\"other\",outcome=\"error\"} 1")
         );
+        assert!(text.contains("switchyard_rpc_errors_total{code=\"-32601\",method=\"other\"} 1"));
         assert!(text.contains("switchyard_model_info{router=\"contract\",version=\"contract\"} 1"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.starts_with("switchyard_"), "{line}");

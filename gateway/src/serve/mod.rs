@@ -16,6 +16,7 @@
 //! - [`traffic_log`]: the block observer writing the traffic log `switchyard train` reads.
 //! - [`model_loader`]: the model in service; reload on RPC, SIGHUP and file change.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`metered_pool`]: the executor pools, each counting its in-flight work.
 //! - [`rpc`]: JSON-RPC framing and methods.
 //! - [`layers`]: the tower stack (refusals, rate limit, load shed, concurrency, timeout, body).
 //! - [`http`]: accept loops and graceful shutdown.
@@ -31,6 +32,7 @@ pub mod genesis;
 pub mod hooks;
 pub mod http;
 pub mod layers;
+pub mod metered_pool;
 pub mod metrics;
 pub mod model_loader;
 pub mod node;
@@ -56,7 +58,6 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 use storage::{BlockStore, MemoryStore, StoredBlock};
-use switchyard_executors::parallel::ParallelExecutor;
 use tokio::task::JoinHandle;
 use tokio::{net::TcpListener, sync::watch};
 use tracing::info;
@@ -247,10 +248,15 @@ pub async fn serve(
     })?;
     let (hooks, reload_triggers) = learning(&settings, hooks, &metrics)?;
     let chain = Arc::new(dev_chain(&settings).await?);
-    let executor = ParallelExecutor::in_process(settings.pools)
-        .map_err(|e| ServeError::io("cannot start executor pools", e))?;
+    let executor = metered_pool::in_process_executor(
+        settings.pools,
+        settings.fallback,
+        &metrics.pool_in_flight,
+    )
+    .map_err(|e| ServeError::io("cannot start executor pools", e))?;
     executor.calibrate().await?;
     let pools = executor.pools();
+    metrics.init_pools(pools);
     let node = Arc::new(node::Node::new(
         chain.clone(),
         settings.clone(),

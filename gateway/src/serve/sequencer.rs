@@ -13,6 +13,7 @@ use super::{
     block::{self, BlockParams},
     chain::Head,
     hooks::{ActiveRouter, CommittedBlock},
+    metered_pool::Executor,
     node::{BlockSummary, Node},
     tuning::{BlockMeasure, Tuner},
 };
@@ -20,16 +21,12 @@ use std::{
     sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
-use switchyard_executors::{
-    Error,
-    dag::DagShape,
-    parallel::{ParallelExecutor, ParallelRun},
-};
+use switchyard_executors::{Error, dag::DagShape, parallel::ParallelRun};
 use tokio::sync::watch;
 use tracing::{debug, error, info, instrument, warn};
 
 /// Runs until `shutdown` turns `true`, then cuts one last block and returns.
-pub async fn run(node: Arc<Node>, executor: ParallelExecutor, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(node: Arc<Node>, executor: Executor, mut shutdown: watch::Receiver<bool>) {
     let block_time = node.settings.block_time;
     let mut tuner = Tuner::new(node.settings.tuning.clone());
     let mut last_cut = Instant::now();
@@ -67,7 +64,7 @@ fn unix_now() -> u64 {
 /// Cuts, executes and commits one block; returns the gas limit it reserved, or `None` when
 /// there was nothing to do or the block failed.
 #[instrument(skip_all)]
-async fn produce(node: &Node, executor: &ParallelExecutor, tuner: &mut Tuner) -> Option<u64> {
+async fn produce(node: &Node, executor: &Executor, tuner: &mut Tuner) -> Option<u64> {
     let m = &node.metrics;
     let gas_limit = node.settings.block_gas_limit;
     // Each retry drops at least one transaction, so this ends.
@@ -168,7 +165,7 @@ async fn produce(node: &Node, executor: &ParallelExecutor, tuner: &mut Tuner) ->
 /// Feeds the block to the tuner and applies what it decides from the next block on.
 fn tune(
     node: &Node,
-    executor: &ParallelExecutor,
+    executor: &Executor,
     tuner: &mut Tuner,
     run: &ParallelRun,
     active: &ActiveRouter,
@@ -214,7 +211,7 @@ fn tune(
 /// Metrics and the status summary of a committed block.
 fn record(
     node: &Node,
-    executor: &ParallelExecutor,
+    executor: &Executor,
     block: &switchyard_executors::Block,
     run: &switchyard_executors::parallel::ParallelRun,
     sealed: &super::storage::StoredBlock,
@@ -260,6 +257,9 @@ fn record(
             .set(*weight);
     }
     m.routing_groups.observe(run.routing.groups.len() as f64);
+    for group in &run.routing.groups {
+        m.group_size.observe(group.txs.len() as f64);
+    }
     let pairs: u64 = run
         .routing
         .groups
@@ -274,7 +274,12 @@ fn record(
     m.routing_seconds.observe(run.routing_nanos as f64 / 1e9);
     let costs = run.routing.pool_costs(pools);
     let model = executor.cost_model();
-    if let Some(p) = model.predict(costs.iter().sum(), costs.iter().copied().max().unwrap_or(0)) {
+    // A block that fell back before routing has no routing to predict for: keep the last one.
+    let routed = !run.routing.groups.is_empty();
+    if let Some(p) = model
+        .predict(costs.iter().sum(), costs.iter().copied().max().unwrap_or(0))
+        .filter(|_| routed)
+    {
         m.predicted_speedup.set(p.speedup());
     }
     m.min_speedup.set(model.min_speedup);

@@ -133,7 +133,10 @@ async fn handle_call(node: &Arc<Node>, call: Value) -> Option<Value> {
         Ok(params) => methods::call(node, &method, params).await,
         Err(e) => Err(e),
     };
-    node.metrics
-        .observe_call(&method, outcome.is_ok(), started.elapsed().as_secs_f64());
+    node.metrics.observe_call(
+        &method,
+        outcome.as_ref().err().map(|e| e.code),
+        started.elapsed().as_secs_f64(),
+    );
     (!notification).then(|| response(id, outcome))
 }
