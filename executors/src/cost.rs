@@ -95,9 +95,12 @@ pub struct CostModel {
     pub sequential_ns_per_cost: Ewma,
     /// Pool nanoseconds per unit of estimated cost (pools share cores with the committer).
     pub pool_ns_per_cost: Ewma,
-    /// Wall time of a parallel block beyond its busiest pool: routing, dispatch and the commit's
-    /// tail after the last pool.
+    /// Wall time of a parallel block beyond routing and its busiest pool: dispatch, wake-ups
+    /// and the commit's tail after the last pool.
     pub overhead_ns: Ewma,
+    /// Routing time per transaction (estimated costs, the router, packing): paid before the
+    /// decision after routing, so it counts only in [`CostModel::hopeless`].
+    pub routing_ns_per_tx: Ewma,
     /// Commit time per transaction whose result was valid (reported; mostly hidden behind the
     /// pools by the streaming commit, so the prediction uses `overhead_ns` instead).
     pub validate_ns_per_tx: Ewma,
@@ -113,6 +116,7 @@ impl Default for CostModel {
             sequential_ns_per_cost: Ewma::new(0.2),
             pool_ns_per_cost: Ewma::new(0.2),
             overhead_ns: Ewma::new(0.2),
+            routing_ns_per_tx: Ewma::new(0.2),
             validate_ns_per_tx: Ewma::new(0.2),
             reexecuted_share: Ewma::new(0.2),
             // A margin for misprediction: gas limits estimate execution time poorly.
@@ -141,7 +145,8 @@ impl CostModel {
     }
 
     /// Decides before routing whether a block is too small to win even if routing split it
-    /// perfectly and nothing were re-executed; `None` means route it and decide then.
+    /// perfectly and nothing were re-executed; `None` means route it and decide then. Routing
+    /// itself counts here: for a small block it can cost more than the split would save.
     pub fn hopeless(&self, total_cost: u64, pools: usize, txs: usize) -> Option<Fallback> {
         if pools < 2 || txs < 2 {
             return Some(Fallback::Trivial);
@@ -151,6 +156,7 @@ impl CostModel {
         let best = Prediction {
             sequential_nanos: total_cost as f64 * seq,
             parallel_nanos: self.overhead_ns.get().unwrap_or(0.0)
+                + self.routing_ns_per_tx.get().unwrap_or(0.0) * txs as f64
                 + total_cost.div_ceil(pools as u64) as f64 * pool,
         };
         (best.speedup() < self.min_speedup).then(|| Fallback::NotWorthIt {
@@ -195,12 +201,18 @@ impl CostModel {
         }
         // Re-execution at commit is waste, not overhead: counting it here would make one
         // wasteful block look like a fixed cost and shut parallelism off for every block after.
+        // Routing is learned per transaction, as it grows with the block.
         self.overhead_ns.observe(
             sample
                 .wall_nanos
+                .saturating_sub(sample.routing_nanos)
                 .saturating_sub(sample.busiest_pool_nanos)
                 .saturating_sub(sample.reexecute_nanos) as f64,
         );
+        if sample.txs > 0 {
+            self.routing_ns_per_tx
+                .observe(sample.routing_nanos as f64 / sample.txs as f64);
+        }
         let valid = sample.txs.saturating_sub(sample.reexecuted_txs);
         if valid > 0 {
             self.validate_ns_per_tx
@@ -238,6 +250,8 @@ pub struct ParallelSample {
     pub busiest_pool_nanos: u64,
     /// Wall time of the whole block.
     pub wall_nanos: u64,
+    /// Time spent routing, before dispatch.
+    pub routing_nanos: u64,
     /// Commit time spent on valid results.
     pub validate_nanos: u64,
     /// Commit time spent re-executing.
@@ -297,5 +311,31 @@ mod tests {
             model.fallback(&plan(2, 10_000_000, 9_500_000, 1000)),
             Some(Fallback::NotWorthIt { .. })
         ));
+    }
+
+    #[test]
+    fn routing_counts_before_routing_and_not_after() {
+        let mut model = CostModel::default();
+        model.observe_sequential(1_000_000, 1_000_000); // 1 ns per unit
+        model.observe_parallel(&ParallelSample {
+            txs: 100,
+            total_cost: 1_000_000,
+            busy_nanos: 1_000_000,
+            busiest_pool_nanos: 500_000,
+            wall_nanos: 560_000,
+            routing_nanos: 50_000, // 500 ns per transaction; 10 µs of other overhead
+            ..Default::default()
+        });
+        assert_eq!(model.overhead_ns.get(), Some(10_000.0));
+        assert_eq!(model.routing_ns_per_tx.get(), Some(500.0));
+        // 200 cheap transactions: a perfect split saves 100 µs, routing them costs 100 µs.
+        assert!(matches!(
+            model.hopeless(200_000, 2, 200),
+            Some(Fallback::NotWorthIt { .. })
+        ));
+        // The same work in 20 transactions routes cheaply enough to try.
+        assert_eq!(model.hopeless(200_000, 2, 20), None);
+        // Once routed, routing is spent: only what remains decides.
+        assert_eq!(model.fallback(&plan(2, 200_000, 100_000, 200)), None);
     }
 }

@@ -59,6 +59,7 @@ struct Declined {
     fallback: Fallback,
     prediction: Option<Prediction>,
     routing_nanos: u64,
+    total_cost: u64,
 }
 
 /// The fallback decision's view of a routing: pinned batches keep their pools; otherwise work
@@ -274,6 +275,7 @@ where
                 fallback,
                 prediction: None,
                 routing_nanos: 0,
+                total_cost,
             };
             return self.run_sequential(block, base, declined, started);
         }
@@ -302,6 +304,7 @@ where
                     fallback,
                     prediction,
                     routing_nanos,
+                    total_cost,
                 };
                 return self.run_sequential(block, base, declined, started);
             }
@@ -327,7 +330,7 @@ where
         })??;
         let wall_nanos = started.elapsed().as_nanos() as u64;
 
-        self.learn(&costs, &dispatched, &commit, wall_nanos);
+        self.learn(&costs, &dispatched, &commit, wall_nanos, routing_nanos);
         Ok(ParallelRun {
             result,
             routing,
@@ -355,17 +358,14 @@ where
             fallback,
             prediction,
             routing_nanos,
+            total_cost,
         } = declined;
-        let base_state = base.as_ref();
-        let run = crate::execute_sequential(block, base.clone())?;
+        let executing = Instant::now();
+        let run = crate::execute_sequential(block, base)?;
+        // Sequential cost is execution alone: routing before a late decline is not part of it.
+        self.lock_costs()
+            .observe_sequential(total_cost, executing.elapsed().as_nanos() as u64);
         let wall_nanos = started.elapsed().as_nanos() as u64;
-        let mut costs = self.lock_costs();
-        let cost = block
-            .txs
-            .iter()
-            .map(|tx| estimated_cost(tx, base_state))
-            .sum();
-        costs.observe_sequential(cost, wall_nanos);
         let n = block.txs.len();
         Ok(ParallelRun {
             result: run.result,
@@ -496,6 +496,7 @@ where
         dispatched: &Dispatched,
         commit: &CommitReport,
         wall_nanos: u64,
+        routing_nanos: u64,
     ) {
         let busy = &dispatched.pool_busy_nanos;
         let reexecuted_cost = commit
@@ -514,6 +515,7 @@ where
                 busy_nanos: busy.iter().sum(),
                 busiest_pool_nanos: busy.iter().copied().max().unwrap_or(0),
                 wall_nanos,
+                routing_nanos,
                 validate_nanos: commit.validate_nanos,
                 reexecute_nanos: commit.reexecute_nanos,
                 reexecuted_txs: commit.reexecuted_txs(),
