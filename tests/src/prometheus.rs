@@ -106,21 +106,23 @@ impl Prometheus {
         Ok(data["result"].as_array().cloned().unwrap_or_default())
     }
 
-    /// Waits (bounded: one minute) until Prometheus has scraped every target at least once after
-    /// `after` (Unix seconds), so the state at `after` is in its storage.
-    pub fn wait_for_scrape_after(&self, after: f64) {
+    /// Waits (bounded: one minute) until Prometheus has scraped each of its `targets` targets
+    /// after `after` (Unix seconds), so the state at `after` is in its storage. A target not
+    /// scraped yet has no `up` series at all, hence the count.
+    pub fn wait_for_scrape_after(&self, after: f64, targets: usize) {
         let deadline = Instant::now() + Duration::from_secs(60);
+        let expr = format!("count(timestamp(up) > {after:.3})");
         loop {
-            let samples = self.query("min(timestamp(up))").unwrap_or_default();
+            let samples = self.query(&expr).unwrap_or_default();
             if samples
                 .iter()
-                .any(|s| sample_value(s).is_some_and(|at| at > after))
+                .any(|s| sample_value(s).is_some_and(|n| n >= targets as f64))
             {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "no scrape after {after} within 60 s: {samples:?}\n{}",
+                "{expr}: not all {targets} targets scraped within 60 s: {samples:?}\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(100));

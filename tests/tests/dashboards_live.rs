@@ -43,6 +43,8 @@ const SENDERS: usize = 64;
 const PER_SENDER: u64 = 8;
 /// Senders that, after their transfers, call the fee-recipient reader.
 const READERS: usize = 6;
+/// Gateways Prometheus scrapes.
+const TARGETS: usize = 2;
 /// Runtime: BALANCE(COINBASE); STOP. Its read of the fee recipient includes every earlier
 /// transaction's fee, so run on a pool that did not execute those, it fails validation.
 const READER_RUNTIME: &[u8] = &[0x41, 0x31, 0x50, 0x00];
@@ -242,7 +244,7 @@ async fn every_dashboard_panel_shows_data_from_a_live_scrape() {
     );
 
     // Traffic only once Prometheus holds a sample from before it, so that rates see it rise.
-    prometheus.wait_for_scrape_after(unix_now());
+    prometheus.wait_for_scrape_after(unix_now(), TARGETS);
 
     // Through alloy: a transfer on the defaults gateway (a one-transaction block falls back),
     // and the reader's deployment on the other.
@@ -292,14 +294,14 @@ async fn every_dashboard_panel_shows_data_from_a_live_scrape() {
 
     // Model reloads: a changed file goes into service; garbage fails and the model stays. Each
     // state is scraped before the next, so the reload shows as a change of the load time.
-    prometheus.wait_for_scrape_after(unix_now());
+    prometheus.wait_for_scrape_after(unix_now(), TARGETS);
     let original = std::fs::read_to_string(&model).unwrap();
     let mut doc: Value = serde_json::from_str(&original).unwrap();
     let threshold = doc["threshold"].as_f64().unwrap();
     doc["threshold"] = json!(if threshold < 0.5 { 0.75 } else { 0.25 });
     std::fs::write(&model, doc.to_string()).unwrap();
     gateway.result("switchyard_reloadModel", json!([]));
-    prometheus.wait_for_scrape_after(unix_now());
+    prometheus.wait_for_scrape_after(unix_now(), TARGETS);
     std::fs::write(&model, "not a model").unwrap();
     assert!(
         gateway
@@ -309,7 +311,7 @@ async fn every_dashboard_panel_shows_data_from_a_live_scrape() {
     );
     std::fs::write(&model, &original).unwrap();
     gateway.result("switchyard_reloadModel", json!([]));
-    prometheus.wait_for_scrape_after(unix_now());
+    prometheus.wait_for_scrape_after(unix_now(), TARGETS);
 
     // Load shedding: large batches from 8 clients at once, past max_concurrency = 2.
     let heavy: Vec<Value> = (0..2_000)
