@@ -157,6 +157,12 @@ where
         self.costs.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Replaces the learned cost model, e.g. with one calibrated on other pools when these
+    /// cannot run the calibration blocks (remote replicas hold only the chain's state).
+    pub fn set_cost_model(&self, model: CostModel) {
+        *self.lock_costs() = model;
+    }
+
     /// Relative throughput of each pool (1.0 each until measured).
     pub fn pool_weights(&self) -> Vec<f64> {
         let throughput = self.throughput.lock().unwrap_or_else(|e| e.into_inner());

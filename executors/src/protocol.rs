@@ -9,7 +9,7 @@
 
 use crate::{
     block::Block,
-    pool::{BatchResponse, PoolError},
+    pool::PoolError,
     state::{State, StateDiff},
 };
 use alloy_primitives::B256;

@@ -14,11 +14,14 @@
 //! # Layout
 //! - [`serve`]: `switchyard serve`, the JSON-RPC gateway (config, admission, txpool, sequencer,
 //!   storage, metrics, tower layers, hooks for the model).
+//! - [`executor`]: `switchyard executor`, a remote executor pool serving the pool protocol over
+//!   HTTP/2 on a state replica the gateway keeps in sync.
 //! - [`replay`]: `switchyard replay`, sequential and parallel execution of block folders, checked
 //!   against the chain and against each other, with timing, waste, DAG bound and projections.
 //! - [`train`]: `switchyard train`, fitting the conflict model on traffic logs.
 //! - [`progress`]: a progress bar that shows only on a terminal.
 
+pub mod executor;
 pub mod progress;
 pub mod replay;
 pub mod serve;

@@ -14,17 +14,18 @@ use super::{
     chain::Head,
     hooks::CommittedBlock,
     node::{BlockSummary, Node},
+    pools::Executor,
 };
 use std::{
     sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
-use switchyard_executors::{Error, dag::DagShape, parallel::ParallelExecutor};
+use switchyard_executors::{Error, dag::DagShape};
 use tokio::sync::watch;
 use tracing::{debug, error, info, instrument, warn};
 
 /// Runs until `shutdown` turns `true`, then cuts one last block and returns.
-pub async fn run(node: Arc<Node>, executor: ParallelExecutor, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(node: Arc<Node>, executor: Executor, mut shutdown: watch::Receiver<bool>) {
     let block_time = node.settings.block_time;
     let mut last_cut = Instant::now();
     loop {
@@ -61,7 +62,7 @@ fn unix_now() -> u64 {
 /// Cuts, executes and commits one block; returns the gas limit it reserved, or `None` when
 /// there was nothing to do or the block failed.
 #[instrument(skip_all)]
-async fn produce(node: &Node, executor: &ParallelExecutor) -> Option<u64> {
+async fn produce(node: &Node, executor: &Executor) -> Option<u64> {
     let m = &node.metrics;
     let gas_limit = node.settings.block_gas_limit;
     // Each retry drops at least one transaction, so this ends.
@@ -161,7 +162,7 @@ async fn produce(node: &Node, executor: &ParallelExecutor) -> Option<u64> {
 /// Metrics and the status summary of a committed block.
 fn record(
     node: &Node,
-    executor: &ParallelExecutor,
+    executor: &Executor,
     block: &switchyard_executors::Block,
     run: &switchyard_executors::parallel::ParallelRun,
     sealed: &super::storage::StoredBlock,
