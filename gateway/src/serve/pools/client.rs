@@ -76,7 +76,16 @@ impl Client {
                 limit: self.max_message_bytes,
             }));
         }
-        self.exchange(Method::POST, path, Bytes::from(body)).await
+        self.post_bytes(path, Bytes::from(body)).await
+    }
+
+    /// POSTs an already encoded body as is (tests send malformed and foreign-version ones).
+    pub async fn post_bytes<Resp: DeserializeOwned + Send + 'static>(
+        &self,
+        path: &str,
+        body: Bytes,
+    ) -> Result<Resp, CallError> {
+        self.exchange(Method::POST, path, body).await
     }
 
     /// GETs a protocol endpoint.
