@@ -18,7 +18,7 @@ use switchyard_gateway::serve::{config::DEV_MNEMONIC, genesis};
 use switchyard_tests::{ExecutorProcess, Gateway, eventually, metric};
 
 const SENDERS: usize = 64;
-const PER_SENDER: u64 = 40;
+const PER_SENDER: u64 = 120;
 const RUNS: usize = 3;
 
 /// One run's figures.
@@ -40,7 +40,9 @@ fn run(remote: bool, raws: &[Vec<String>]) -> Figures {
     )
     .unwrap();
     let executors: Vec<ExecutorProcess> = if remote {
-        (0..2).map(|_| ExecutorProcess::start("127.0.0.1:0")).collect()
+        (0..2)
+            .map(|_| ExecutorProcess::start("127.0.0.1:0"))
+            .collect()
     } else {
         Vec::new()
     };
@@ -56,8 +58,14 @@ fn run(remote: bool, raws: &[Vec<String>]) -> Figures {
     }
     let gateway = Gateway::start(&args);
     if remote {
-        let up = |p: usize| metric(&gateway.scrape(), &format!("switchyard_pool_up{{pool=\"{p}\"}}"));
-        assert!(eventually(Duration::from_secs(60), || up(0) == Some(1.0) && up(1) == Some(1.0)));
+        let up = |p: usize| {
+            metric(
+                &gateway.scrape(),
+                &format!("switchyard_pool_up{{pool=\"{p}\"}}"),
+            )
+        };
+        assert!(eventually(Duration::from_secs(60), || up(0) == Some(1.0)
+            && up(1) == Some(1.0)));
     }
     let total: usize = raws.iter().map(Vec::len).sum();
     let started = Instant::now();
@@ -115,7 +123,12 @@ fn main() {
     );
     let summary = |name: &str, figures: &[Figures]| {
         let tps = median(figures.iter().map(|f| f.txs_per_second).collect());
-        let per_block = median(figures.iter().map(|f| f.execute_seconds_per_block).collect());
+        let per_block = median(
+            figures
+                .iter()
+                .map(|f| f.execute_seconds_per_block)
+                .collect(),
+        );
         let size = median(figures.iter().map(|f| f.txs_per_block).collect());
         let blocks = median(figures.iter().map(|f| f.blocks).collect());
         println!(

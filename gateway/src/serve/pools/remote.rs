@@ -18,6 +18,7 @@ use std::{
     time::Instant,
 };
 use switchyard_executors::{
+    Block,
     balance::{LoadEstimate, PoolStatus},
     pool::{BatchRequest, BatchResponse, PoolError, StateCatalog},
     protocol::{BlockRef, ExecuteRequest, path},
@@ -137,10 +138,22 @@ impl Remote {
         }
         let _pending = self.load.start();
         let _in_flight = self.metrics.in_flight();
+        // Only the batch's transactions travel, renumbered 0..k; answers are mapped back.
+        let block = &request.block;
+        if let Some(&index) = request.txs.iter().find(|i| **i >= block.txs.len()) {
+            return Err(PoolError::BadIndex {
+                index,
+                len: block.txs.len(),
+            });
+        }
         let message = ExecuteRequest {
             parent,
-            block: (*request.block).clone(),
-            txs: request.txs,
+            block: Block {
+                env: block.env.clone(),
+                txs: request.txs.iter().map(|i| block.txs[*i].clone()).collect(),
+                header: None,
+            },
+            txs: (0..request.txs.len()).collect(),
         };
         let timeout = self.settings.timeout;
         let call = async {
@@ -162,6 +175,10 @@ impl Remote {
             Ok(mut response) => {
                 self.succeeded();
                 for tx in &mut response.results {
+                    let Some(index) = request.txs.get(tx.index) else {
+                        return Err(fail(format!("answer names tx {} of the batch", tx.index)));
+                    };
+                    tx.index = *index;
                     tx.pool = self.id;
                 }
                 Ok(response)
