@@ -36,7 +36,7 @@ fn round(gateway: &Gateway, nonce: &mut u64) -> Vec<String> {
         .map(|(i, signer)| {
             // Every fifth round pays the next dev account (one contended group), else an
             // address of the sender's own (independent groups, spread over the pools).
-            let to = if *nonce % 5 == 0 {
+            let to = if nonce.is_multiple_of(5) {
                 signers[(i + 1) % SENDERS].address()
             } else {
                 Address::repeat_byte(0x10 + i as u8)
