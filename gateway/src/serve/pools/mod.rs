@@ -6,6 +6,7 @@
 //! breaker, health checks and state sync.
 //!
 //! # Layout
+//! - [`config`]: the `[executor]` config table and its checked settings.
 //! - [`client`]: protocol messages over HTTP/2 to one executor.
 //! - [`remote`]: a remote executor as a `tower::Service` of batches.
 //! - [`breaker`]: the consecutive-failure circuit breaker.
@@ -13,6 +14,7 @@
 
 pub mod breaker;
 pub mod client;
+pub mod config;
 pub mod remote;
 pub mod sync;
 
