@@ -81,7 +81,11 @@ fn three_executors_survive_kill_restart_and_stall() {
          failures_to_open = 2\nbackoff_ms = 500\nbackoff_max_ms = 2000\n",
     )
     .unwrap();
-    let addrs: Vec<String> = executors.iter().map(|e| e.addr.to_string()).collect();
+    // Pool 1, the one killed and restarted, is named through the resolver (`localhost`), which
+    // the gateway consults again for every new connection.
+    let mut addrs: Vec<String> = executors.iter().map(|e| e.addr.to_string()).collect();
+    let killed_port = executors[1].addr.port();
+    addrs[1] = format!("localhost:{killed_port}");
     let mut args = vec!["--config", config.to_str().unwrap(), "--block-time", "50"];
     for addr in &addrs {
         args.extend(["--remote-pool", addr.as_str()]);
@@ -119,7 +123,7 @@ fn three_executors_survive_kill_restart_and_stall() {
     );
 
     // Restarted on the same address, it is sent a snapshot and gets work again.
-    let restarted = ExecutorProcess::start(&addrs[1]);
+    let restarted = ExecutorProcess::start(&format!("127.0.0.1:{killed_port}"));
     assert!(
         eventually(GENEROUS, || up(&gateway, 1)),
         "the restarted pool never came back"

@@ -1,9 +1,9 @@
 //! Configuration of `switchyard serve`: the TOML file, the flags that override it, and the
 //! checked [`Settings`] that the server runs with.
 //!
-//! Every field has a default, so an empty file (or none) is a working dev chain; `[executor]`
-//! lives with the pools ([`super::pools::config`]). Each field is
-//! documented in `docs/config.md`; keep the two in step.
+//! Every field has a default, so an empty file (or none) is a working dev chain. `[executor]`
+//! lives with the pools ([`super::pools::config`]). Each field is documented in
+//! `docs/config.md`; keep the two in step.
 
 pub use super::pools::config::{ExecutorConfig, RemotePoolConfig, RemoteSettings};
 use alloy_primitives::Address;
