@@ -224,6 +224,38 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, Prot
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Bytes from the network never panic the decoder: every message is a value or a
+        /// typed error, and a valid message cut short or bit-flipped is refused as malformed
+        /// (or, if the flip lands in the version, as another version).
+        #[test]
+        fn arbitrary_bytes_get_typed_errors(
+            noise in proptest::collection::vec(any::<u8>(), 0..512),
+            cut in 0usize..200,
+            flip in 0usize..200,
+        ) {
+            prop_assert!(decode::<ExecuteRequest>(&noise, 1 << 20).is_err());
+            let valid = encode(&Diff {
+                parent: BlockRef { number: 1, hash: B256::repeat_byte(1) },
+                head: BlockRef { number: 2, hash: B256::repeat_byte(2) },
+                diff: StateDiff::default(),
+            });
+            let cut = cut.min(valid.len() - 1);
+            prop_assert!(matches!(
+                decode::<Diff>(&valid[..cut], 1 << 20),
+                Err(ProtocolError::Malformed(_))
+            ));
+            let mut flipped = valid.clone();
+            let at = flip % valid.len();
+            flipped[at] ^= 0x5a;
+            match decode::<Diff>(&flipped, 1 << 20) {
+                Ok(_) | Err(ProtocolError::Malformed(_) | ProtocolError::VersionMismatch { .. }) => {}
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn messages_round_trip_and_bad_ones_get_typed_errors() {
