@@ -12,6 +12,11 @@
 //! - [`capture`]: the `Database` wrapper that records every read.
 //! - [`execute`]: one transaction through revm with capture and a deferred beneficiary fee.
 //! - [`pool`]: executor pools as `tower::Service`s (in-process threads) and the batch protocol.
+//! - [`balance`]: what the dispatcher knows of a pool (up, load, slots) and power of two
+//!   choices between pools.
+//! - [`protocol`]: the remote pool protocol: versioned, bounded messages and typed errors.
+//! - [`replica`]: a remote executor's state replica (snapshot, then one diff per block) and
+//!   its refusal of any parent it does not hold.
 //! - [`commit`]: the ordered commit (validate by value, re-execute on a miss).
 //! - [`cost`]: measured costs (EWMA) and the parallel-or-sequential decision.
 //! - [`parallel`]: the parallel driver: route, dispatch to pools, commit, learn.
@@ -30,6 +35,7 @@
 //! - [`fixtures`]: where the shared mainnet blocks live, for tests and benchmarks.
 
 pub mod access;
+pub mod balance;
 pub mod block;
 pub mod capture;
 pub mod check;
@@ -43,7 +49,9 @@ pub mod fixtures;
 pub mod parallel;
 pub mod plain;
 pub mod pool;
+pub mod protocol;
 pub mod receipt;
+pub mod replica;
 pub mod router;
 pub mod sequential;
 pub mod state;
@@ -55,4 +63,4 @@ pub use block::{Block, BlockEnvironment, BlockFixture, BlockTx, HeaderFacts};
 pub use error::{Error, Result, StateError};
 pub use execute::{ExecFailure, TxExecutor, TxOutcome, TxStatus};
 pub use sequential::{BlockResult, SequentialRun, execute_sequential};
-pub use state::{Overlay, State, StateReader};
+pub use state::{Overlay, State, StateDiff, StateReader};

@@ -1,6 +1,7 @@
 //! The parallel driver: route a block, run the batches on pools, commit in order, learn.
 
 use crate::{
+    balance::{PoolStatus, Rng, p2c},
     block::Block,
     commit::{CommitReport, ordered_commit_streaming},
     cost::{CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, estimated_cost},
@@ -62,10 +63,10 @@ struct Declined {
     total_cost: u64,
 }
 
-/// The fallback decision's view of a routing: pinned batches keep their pools; otherwise work
-/// units go to free pools, so the busiest pool carries the larger of the largest unit and an
-/// even share.
-fn plan(routing: &Routing, costs: &[u64], pools: usize) -> Plan {
+/// The fallback decision's view of a routing over `pools` pools of which `live` take work:
+/// pinned batches keep their pools; otherwise work units go to free live pools, so the busiest
+/// pool carries the larger of the largest unit and an even share.
+fn plan(routing: &Routing, costs: &[u64], pools: usize, live: usize) -> Plan {
     let total_cost: u64 = costs.iter().sum();
     let (pools_used, makespan_cost) = if routing.pinned {
         let per_pool = routing.pool_costs(pools);
@@ -79,13 +80,13 @@ fn plan(routing: &Routing, costs: &[u64], pools: usize) -> Plan {
             .max()
             .unwrap_or(0);
         (
-            units.len().min(pools),
-            largest.max(total_cost.div_ceil(pools.max(1) as u64)),
+            units.len().min(live),
+            largest.max(total_cost.div_ceil(live.max(1) as u64)),
         )
     };
     Plan {
         txs: costs.len(),
-        pools,
+        pools: live,
         pools_used,
         total_cost,
         makespan_cost,
@@ -134,7 +135,11 @@ impl ParallelExecutor<InProcessPool> {
 
 impl<P> ParallelExecutor<P>
 where
-    P: Service<BatchRequest, Response = BatchResponse, Error = PoolError> + Clone + Send + 'static,
+    P: Service<BatchRequest, Response = BatchResponse, Error = PoolError>
+        + PoolStatus
+        + Clone
+        + Send
+        + 'static,
     P::Future: Send,
 {
     /// An executor over `pools` that resolve states through `catalog`.
@@ -162,6 +167,16 @@ where
         self.pools.len()
     }
 
+    /// The pools, in index order.
+    pub fn pool_handles(&self) -> &[P] {
+        &self.pools
+    }
+
+    /// Pools taking work now (at least 1, so that decisions stay defined when all are down).
+    fn live_pools(&self) -> usize {
+        self.pools.iter().filter(|p| p.available()).count().max(1)
+    }
+
     /// A copy of the learned cost model.
     pub fn cost_model(&self) -> CostModel {
         self.costs.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -173,6 +188,12 @@ where
         if min_speedup.is_finite() {
             self.lock_costs().min_speedup = min_speedup.max(1.0);
         }
+    }
+
+    /// Replaces the learned cost model, e.g. with one calibrated on other pools when these
+    /// cannot run the calibration blocks (remote replicas hold only the chain's state).
+    pub fn set_cost_model(&self, model: CostModel) {
+        *self.lock_costs() = model;
     }
 
     /// Relative throughput of each pool (1.0 each until measured).
@@ -256,6 +277,8 @@ where
     ) -> Result<ParallelRun> {
         let started = Instant::now();
         let n = self.pools.len();
+        // Pools that are down cannot help: decide on the live ones.
+        let live = self.live_pools();
         let costs: Vec<u64> = block
             .txs
             .iter()
@@ -264,7 +287,9 @@ where
         let total_cost: u64 = costs.iter().sum();
         // A block too small to win even with perfect routing is not routed at all.
         let hopeless = if may_fall_back {
-            let hopeless = self.lock_costs().hopeless(total_cost, n, block.txs.len());
+            let hopeless = self
+                .lock_costs()
+                .hopeless(total_cost, live, block.txs.len());
             hopeless.filter(|f| !self.probe_due(f))
         } else {
             None
@@ -288,7 +313,7 @@ where
             oracle,
         });
         let routing_nanos = started.elapsed().as_nanos() as u64;
-        let plan = plan(&routing, &costs, n);
+        let plan = plan(&routing, &costs, n, live);
         let prediction = self.lock_costs().predict(total_cost, plan.makespan_cost);
         if may_fall_back {
             tracing::debug!(
@@ -407,8 +432,11 @@ where
 
     /// Sends the routed work to the pools and forwards what non-streaming pools answer into
     /// the commit's stream. Pinned routings send one batch per pool; otherwise work units go
-    /// to whichever pool is free, largest first, and a failed pool's unit is offered to the
-    /// others (the commit re-executes whatever never arrives).
+    /// to pools with a free slot, largest first, chosen by power of two choices over load.
+    /// Pools that are down get nothing: a pinned batch of theirs moves whole (its groups stay
+    /// together) to a live pool. A failed pool takes no more work in this block, and its unit
+    /// is re-dispatched once to another pool; whatever never arrives, the commit executes
+    /// locally.
     async fn dispatch(
         &self,
         block: &Arc<Block>,
@@ -418,7 +446,7 @@ where
         sink: mpsc::Sender<SpeculativeTx>,
     ) -> Dispatched {
         let n = self.pools.len();
-        let call = |pool: usize, txs: Vec<usize>| {
+        let call = |pool: usize, txs: Vec<usize>, retried: bool| {
             let sink = sink.clone();
             let request = BatchRequest {
                 state,
@@ -435,24 +463,29 @@ where
                         let _ = sink.send(tx.clone());
                     }
                 }
-                (pool, txs, response)
+                (pool, txs, retried, response)
             }
         };
-        let mut queue: VecDeque<Vec<usize>> = VecDeque::new();
+        let mut rng = Rng::new(block.number().wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut busy = vec![0usize; n];
+        let mut failed = vec![false; n];
+        // Work not yet sent, and whether it is a re-dispatch.
+        let mut queue: VecDeque<(Vec<usize>, bool)> = VecDeque::new();
         let mut in_flight = FuturesUnordered::new();
         if routing.pinned {
             for (pool, txs) in routing.batches(n).into_iter().enumerate() {
-                if !txs.is_empty() {
-                    in_flight.push(call(pool, txs));
+                if txs.is_empty() {
+                    continue;
+                }
+                if self.pools[pool].available() {
+                    busy[pool] += 1;
+                    in_flight.push(call(pool, txs, false));
+                } else {
+                    queue.push_back((txs, false));
                 }
             }
         } else {
-            queue.extend(routing.work_units(n));
-            for pool in 0..n {
-                if let Some(txs) = queue.pop_front() {
-                    in_flight.push(call(pool, txs));
-                }
-            }
+            queue.extend(routing.work_units(n).into_iter().map(|u| (u, false)));
         }
         let mut out = Dispatched {
             pool_cost: vec![0; n],
@@ -460,32 +493,42 @@ where
             failed_pools: Vec::new(),
             finished: Instant::now(),
         };
-        let mut retried = false;
-        while let Some((pool, txs, response)) = in_flight.next().await {
+        loop {
+            // Fill free slots of live pools, two random choices at a time.
+            while !queue.is_empty() {
+                let free: Vec<usize> = (0..n)
+                    .filter(|p| {
+                        let pool = &self.pools[*p];
+                        !failed[*p] && pool.available() && busy[*p] < pool.slots().max(1)
+                    })
+                    .collect();
+                let Some(pool) = p2c(&free, |p| self.pools[p].load(), &mut rng) else {
+                    break;
+                };
+                let (txs, retried) = queue.pop_front().expect("not empty");
+                busy[pool] += 1;
+                in_flight.push(call(pool, txs, retried));
+            }
+            let Some((pool, txs, retried, response)) = in_flight.next().await else {
+                break;
+            };
+            busy[pool] -= 1;
             match response {
                 Ok(response) => {
                     out.pool_busy_nanos[pool] += response.busy_nanos;
                     out.pool_cost[pool] += txs.iter().map(|i| costs[*i]).sum::<u64>();
-                    if let Some(next) = queue.pop_front() {
-                        in_flight.push(call(pool, next));
-                    }
                 }
                 Err(error) => {
                     tracing::warn!(pool, cause = %error, "pool failed; its work goes elsewhere or to the commit");
-                    let retryable = error.is_retryable();
-                    out.failed_pools.push((pool, error));
-                    // One retry of the failed unit on a surviving pool, when one is idle.
-                    let failed: Vec<usize> = out.failed_pools.iter().map(|(p, _)| *p).collect();
-                    if !retried
-                        && retryable
-                        && let Some(other) = (0..n).find(|p| !failed.contains(p))
-                    {
-                        retried = true;
-                        in_flight.push(call(other, txs));
+                    failed[pool] = true;
+                    if error.is_retryable() && !retried {
+                        queue.push_front((txs, true));
                     }
+                    out.failed_pools.push((pool, error));
                 }
             }
         }
+        // Anything still queued had no live pool left: the commit executes it locally.
         out.finished = Instant::now();
         out
     }

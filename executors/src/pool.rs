@@ -6,6 +6,7 @@
 //! resolves in its [`StateCatalog`] rather than shipped with every batch.
 
 use crate::{
+    balance::PoolStatus,
     block::Block,
     execute::{ExecFailure, TxExecutor, TxOutcome},
     state::{Overlay, State},
@@ -17,7 +18,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, RwLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         mpsc,
     },
     task::{Context, Poll},
@@ -85,6 +86,15 @@ pub enum PoolError {
     /// The pool's thread is gone.
     #[error("pool {0} is closed")]
     Closed(usize),
+    /// A remote pool could not be reached, timed out, refused the batch, or its circuit is
+    /// open; the reason says which.
+    #[error("pool {pool} failed: {reason}")]
+    Remote {
+        /// The pool.
+        pool: usize,
+        /// What went wrong.
+        reason: String,
+    },
     /// A request named a transaction the block does not have.
     #[error("batch names tx {index} but the block has {len}")]
     BadIndex {
@@ -203,6 +213,7 @@ struct Job {
 pub struct InProcessPool {
     id: usize,
     jobs: mpsc::Sender<Job>,
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Job {
@@ -239,12 +250,43 @@ impl InProcessPool {
                     let _ = reply.send(response);
                 }
             })?;
-        Ok(Self { id, jobs })
+        Ok(Self {
+            id,
+            jobs,
+            in_flight: Arc::default(),
+        })
     }
 
     /// The pool's id.
     pub fn id(&self) -> usize {
         self.id
+    }
+
+    /// Batches sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+impl PoolStatus for InProcessPool {
+    fn load(&self) -> f64 {
+        self.in_flight() as f64
+    }
+}
+
+/// Counts a batch in flight until dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn start(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -262,7 +304,9 @@ impl tower::Service<BatchRequest> for InProcessPool {
         let (reply, response) = oneshot::channel();
         let sent = self.jobs.send(Job { request, reply });
         let id = self.id;
+        let in_flight = InFlight::start(&self.in_flight);
         Box::pin(async move {
+            let _in_flight = in_flight;
             sent.map_err(|_| PoolError::Closed(id))?;
             response.await.map_err(|_| PoolError::Closed(id))?
         })

@@ -14,7 +14,7 @@ use revm::{
     primitives::{KECCAK_EMPTY, hardfork::SpecId},
     state::AccountInfo,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, path::Path, sync::Arc};
 
 /// Read access to world state, as the EVM and the validator need it.
@@ -32,7 +32,7 @@ pub trait StateReader {
 }
 
 /// One account of the base state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     /// Balance, nonce, code hash and code.
     pub info: AccountInfo,
@@ -40,8 +40,9 @@ pub struct Account {
     pub storage: HashMap<U256, U256>,
 }
 
-/// A snapshot of world state: accounts, code, storage and block hashes.
-#[derive(Debug, Clone, Default)]
+/// A snapshot of world state: accounts, code, storage and block hashes. Serializable, so a
+/// remote executor can be sent a snapshot of the gateway's head.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     accounts: HashMap<Address, Account>,
     codes: HashMap<B256, Bytecode>,
@@ -181,6 +182,23 @@ impl State {
             .iter()
             .filter(|(address, _)| Some(**address) != pending)
             .chain(settled.as_ref().map(|(address, change)| (address, change)));
+        self.apply_changes(changes);
+    }
+
+    /// Folds a committed block's diff (from [`Overlay::diff`]) into this snapshot: what a
+    /// remote executor's replica does with the diffs the gateway streams.
+    pub fn apply_diff(&mut self, diff: &StateDiff) {
+        self.apply_changes(
+            diff.changes
+                .iter()
+                .map(|(address, change)| (address, change)),
+        );
+        for (number, hash) in &diff.block_hashes {
+            self.insert_block_hash(*number, *hash);
+        }
+    }
+
+    fn apply_changes<'a>(&mut self, changes: impl Iterator<Item = (&'a Address, &'a Change)>) {
         for (address, change) in changes {
             match change {
                 Change::Deleted => {
@@ -214,6 +232,16 @@ impl State {
     }
 }
 
+/// A committed block's changes as plain data: every changed account (fee credits settled) and
+/// the block hashes to record. Applying it to the block's pre-state gives its post-state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateDiff {
+    /// Changed accounts, in no particular order (each address once).
+    pub changes: Vec<(Address, Change)>,
+    /// Block hashes to record (the committed block's own, for BLOCKHASH later).
+    pub block_hashes: Vec<(u64, B256)>,
+}
+
 impl StateReader for State {
     fn account(&self, address: &Address) -> Option<AccountInfo> {
         self.accounts.get(address).map(|a| a.info.clone())
@@ -243,7 +271,7 @@ impl StateReader for State {
 }
 
 /// A block's changes to one account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Change {
     /// The account no longer exists.
     Deleted,
@@ -433,6 +461,23 @@ impl Overlay {
             self.changes.insert(address, change);
         }
         self.fees = PendingFees::NONE;
+    }
+
+    /// The block's changes with pending fee credits settled, as plain data (no base).
+    pub fn diff(&self) -> StateDiff {
+        let settled = self.settled_fee_change();
+        let pending = settled.as_ref().map(|(address, _)| *address);
+        let changes = self
+            .changes
+            .iter()
+            .filter(|(address, _)| Some(**address) != pending)
+            .map(|(address, change)| (*address, change.clone()))
+            .chain(settled)
+            .collect();
+        StateDiff {
+            changes,
+            block_hashes: Vec::new(),
+        }
     }
 
     /// The beneficiary's change with pending credits folded in, if any are pending.

@@ -8,6 +8,7 @@ use std::{
     task::{Context, Poll},
 };
 use switchyard_executors::{
+    balance::PoolStatus,
     check, execute_sequential,
     parallel::ParallelExecutor,
     pool::{BatchRequest, BatchResponse, InProcessPool, PoolError, StateCatalog},
@@ -16,12 +17,24 @@ use switchyard_executors::{
 };
 use tower::Service;
 
-/// A pool that works, is dead, or runs half of each batch and then fails.
+/// A pool that works, is dead, runs half of each batch and then fails, or is known down
+/// (its circuit open: it must get no work at all).
 #[derive(Debug, Clone)]
 enum TestPool {
     Good(InProcessPool),
     Dead(usize),
     Flaky(InProcessPool),
+    Down(usize),
+}
+
+impl PoolStatus for TestPool {
+    fn available(&self) -> bool {
+        !matches!(self, Self::Down(_))
+    }
+
+    fn load(&self) -> f64 {
+        0.0
+    }
 }
 
 impl Service<BatchRequest> for TestPool {
@@ -40,6 +53,7 @@ impl Service<BatchRequest> for TestPool {
                 let id = *id;
                 Box::pin(async move { Err(PoolError::Closed(id)) })
             }
+            Self::Down(id) => panic!("pool {id} is down and was still given work"),
             Self::Flaky(pool) => {
                 let id = pool.id();
                 request.txs.truncate(request.txs.len() / 2);
@@ -82,6 +96,15 @@ async fn failed_pools_never_change_the_result() {
             vec![TestPool::Flaky(good(0)), TestPool::Good(good(1))],
         ),
         ("all dead", vec![TestPool::Dead(0), TestPool::Dead(1)]),
+        (
+            "one down",
+            vec![
+                TestPool::Good(good(0)),
+                TestPool::Down(1),
+                TestPool::Good(good(2)),
+                TestPool::Dead(3),
+            ],
+        ),
     ];
     for (name, pools) in setups {
         let executor = ParallelExecutor::new(pools, catalog.clone()).without_fallback();

@@ -14,6 +14,8 @@
 //! # Layout
 //! - [`serve`]: `switchyard serve`, the JSON-RPC gateway (config, admission, txpool, sequencer,
 //!   storage, metrics, tower layers, hooks for the model).
+//! - [`executor`]: `switchyard executor`, a remote executor pool serving the pool protocol over
+//!   HTTP/2 on a state replica the gateway keeps in sync.
 //! - [`replay`]: `switchyard replay`, sequential and parallel execution of block folders, checked
 //!   against the chain and against each other, with timing, waste, DAG bound and projections.
 //! - [`train`]: `switchyard train`, fitting the conflict model on traffic logs.
@@ -24,6 +26,7 @@
 //! - [`progress`]: a progress bar that shows only on a terminal.
 
 pub mod bench;
+pub mod executor;
 pub mod loadgen;
 pub mod progress;
 pub mod replay;

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use switchyard_gateway::{bench, loadgen, replay, serve, train};
+use switchyard_gateway::{bench, executor, loadgen, replay, serve, train};
 
 /// switchyard: a load-balancing gateway in front of pools of EVM executors.
 #[derive(Debug, Parser)]
@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Serve JSON-RPC: admit transactions, sequence blocks, execute them across pools.
     Serve(serve::cli::ServeArgs),
+    /// Run a remote executor pool that a gateway sends batches to (`serve --remote-pool`).
+    Executor(executor::ExecutorArgs),
     /// Replay real blocks sequentially and across pools; check them against the chain.
     Replay(replay::ReplayArgs),
     /// Train the conflict model on traffic logs and write a model file.
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Serve(args) => run_serve(&args),
+        Command::Executor(args) => run_executor(&args),
         Command::Replay(args) => match replay::run(&args, &mut std::io::stdout().lock()) {
             Ok(summary) if summary.mismatches == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
@@ -113,6 +116,42 @@ fn run_serve(args: &serve::cli::ServeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("switchyard serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `switchyard executor`: bind, print the address, serve until SIGINT/SIGTERM.
+fn run_executor(args: &executor::ExecutorArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("switchyard executor: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        println!(
+            "switchyard executor: listening on {} ({} threads)",
+            listener.local_addr()?,
+            args.threads()
+        );
+        executor::serve(
+            listener,
+            args.threads(),
+            args.max_message_bytes,
+            shutdown_signal(),
+        )
+        .await
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchyard executor: {e}");
             ExitCode::FAILURE
         }
     }

@@ -45,6 +45,10 @@ pub struct ReplayArgs {
     /// Project the makespan onto these pool counts, e.g. 4,8,16,32.
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     pub simulate_pools: Vec<usize>,
+    /// Add this overhead per transaction, in nanoseconds, to each projected block: the
+    /// measured cost of remote pools over the network (docs/benchmarks.md).
+    #[arg(long, value_name = "NANOS", default_value_t = 0)]
+    pub network_overhead_per_tx: u64,
     /// Never fall back to sequential: every block goes through pools and the commit.
     #[arg(long)]
     pub no_fallback: bool,
@@ -362,7 +366,8 @@ async fn replay_block(
         let costs = executor
             .map(|e| e.cost_model())
             .map_or(SimulationCosts::default(), |m| SimulationCosts {
-                dispatch_nanos: m.overhead_ns.get().unwrap_or(0.0) as u64,
+                dispatch_nanos: m.overhead_ns.get().unwrap_or(0.0) as u64
+                    + args.network_overhead_per_tx * block.txs.len() as u64,
                 validate_nanos_per_tx: m.validate_ns_per_tx.get().unwrap_or(0.0) as u64,
             });
         report.simulated = project(

@@ -15,6 +15,10 @@
 //!   [`Gateway`] starts the binary on ephemeral loopback ports.
 //! - `tests/dashboards_*.rs`: the Prometheus config and rules under promtool, the dashboards
 //!   against Grafana's schema, and every panel query against a live scrape of `serve`.
+//! - `tests/remote_pools.rs`: `switchyard executor` processes ([`ExecutorProcess`]) behind a
+//!   gateway: SIGKILL, restart and SIGSTOP under signed traffic; the protocol's refusals.
+//! - `tests/deploy_manifests.rs`: the Kubernetes manifests in `deploy/` parse and agree.
+//! - `tests/common/`: signed traffic and the sequential replay of produced blocks.
 
 use std::{
     path::PathBuf,
@@ -253,6 +257,110 @@ impl Drop for Gateway {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// A `switchyard executor` process on loopback, killed (SIGKILL) on drop.
+#[derive(Debug)]
+pub struct ExecutorProcess {
+    child: std::process::Child,
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
+}
+
+impl ExecutorProcess {
+    /// Starts `switchyard executor --listen listen --threads 1` and waits (bounded: two
+    /// minutes) for it to print its address. `listen` may use port 0.
+    pub fn start(listen: &str) -> Self {
+        Self::start_with(listen, &[])
+    }
+
+    /// [`ExecutorProcess::start`] with more flags.
+    pub fn start_with(listen: &str, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(switchyard_bin())
+            .args(["executor", "--listen", listen, "--threads", "1"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start switchyard executor");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the executor never blocks on a full pipe.
+            lines.map_while(Result::ok).for_each(drop);
+        });
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("switchyard executor did not print its address")
+            });
+        let addr = line
+            .strip_prefix("switchyard executor: listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
+        Self { child, addr }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (a `kill` name: `KILL`, `STOP`, `CONT`) to this process only.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// SIGKILL, then reaps the process.
+    pub fn kill(mut self) {
+        self.signal("KILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ExecutorProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // A stopped process must be continued to die promptly of SIGKILL's reaping.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The value of the sample `series` (name with labels, exactly as exposed) in a scrape.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok())?
+        })
+}
+
+/// Polls `condition` every 100 ms until it holds or `limit` passes; returns whether it held.
+pub fn eventually(limit: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 

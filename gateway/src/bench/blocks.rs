@@ -166,6 +166,7 @@ fn replay_args(
             .then(|| model.map(Path::to_owned))
             .flatten(),
         log: None,
+        network_overhead_per_tx: 0,
     }
 }
 

@@ -19,9 +19,13 @@ pub struct ServeArgs {
     /// Prometheus listen address; "" switches it off [default: 127.0.0.1:9545].
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
-    /// In-process executor pools; 0 means one per core [default: 0].
+    /// In-process executor pools; 0 runs none (remote pools only) [default: one per core].
     #[arg(long, value_name = "N")]
     pub pools: Option<usize>,
+    /// A remote executor (`switchyard executor`) at host:port; repeatable, added to the
+    /// config's `[[executor.remote]]`.
+    #[arg(long = "remote-pool", value_name = "ADDR")]
+    pub remote_pools: Vec<String>,
     /// Trained model file for the `model` router.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
@@ -51,6 +55,7 @@ impl ServeArgs {
             rpc: self.rpc.clone(),
             metrics: self.metrics.clone(),
             pools: self.pools,
+            remote_pools: self.remote_pools.clone(),
             model: self.model.clone(),
             data_dir: self.data_dir.clone(),
             block_time_ms: self.block_time,

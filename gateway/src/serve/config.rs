@@ -1,9 +1,11 @@
 //! Configuration of `switchyard serve`: the TOML file, the flags that override it, and the
 //! checked [`Settings`] that the server runs with.
 //!
-//! Every field has a default, so an empty file (or none) is a working dev chain. Each field is
-//! documented in `docs/config.md`; keep the two in step.
+//! Every field has a default, so an empty file (or none) is a working dev chain. `[executor]`
+//! lives with the pools ([`super::pools::config`]). Each field is documented in
+//! `docs/config.md`; keep the two in step.
 
+pub use super::pools::config::{ExecutorConfig, RemotePoolConfig, RemoteSettings};
 use alloy_primitives::Address;
 use serde::Deserialize;
 use std::{
@@ -179,26 +181,6 @@ impl Default for PoolConfig {
     }
 }
 
-/// `[executor]`: executor pools.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ExecutorConfig {
-    /// In-process pools; 0 means one per core.
-    pub pools: usize,
-    /// Whether the cost model may run a block sequentially when pools would not pay off;
-    /// `false` sends every block of two or more transactions through the pools.
-    pub fallback: bool,
-}
-
-impl Default for ExecutorConfig {
-    fn default() -> Self {
-        Self {
-            pools: 0,
-            fallback: true,
-        }
-    }
-}
-
 /// Command-line values that override the file (each `None` when not given).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
@@ -208,6 +190,8 @@ pub struct Overrides {
     pub metrics: Option<String>,
     /// `--pools`
     pub pools: Option<usize>,
+    /// `--remote-pool` (repeatable; added to `[[executor.remote]]`)
+    pub remote_pools: Vec<String>,
     /// `--model`
     pub model: Option<PathBuf>,
     /// `--data-dir`
@@ -280,9 +264,11 @@ pub struct Settings {
     pub max_per_sender: usize,
     /// Largest transaction.
     pub max_tx_bytes: usize,
-    /// Executor pools (resolved: never 0).
+    /// In-process executor pools (resolved: 0 only with remote pools).
     pub pools: usize,
-    /// Whether small or serial blocks may fall back to sequential execution.
+    /// Remote executor pools and the balancer's settings.
+    pub remote: RemoteSettings,
+    /// Whether the cost model may run blocks sequentially instead.
     pub fallback: bool,
 }
 
@@ -303,8 +289,13 @@ impl Config {
             self.metrics.addr = v.clone();
         }
         if let Some(v) = o.pools {
-            self.executor.pools = v;
+            self.executor.pools = Some(v);
         }
+        self.executor.remote.extend(
+            o.remote_pools
+                .iter()
+                .map(|addr| RemotePoolConfig { addr: addr.clone() }),
+        );
         if let Some(v) = &o.model {
             self.model = Some(v.clone());
         }
@@ -412,16 +403,23 @@ impl Config {
                 pool.max_tx_bytes
             ));
         }
-        if self.executor.pools > 256 {
+        let remote = self.executor.check()?;
+        let pools = match self.executor.pools {
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Some(n) => n,
+        };
+        if pools + remote.addrs.len() > 256 {
             return err(format!(
-                "executor.pools = {} exceeds 256",
-                self.executor.pools
+                "executor.pools = {pools} and {} remote pools exceed 256 pools",
+                remote.addrs.len()
             ));
         }
-        let pools = match self.executor.pools {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        if pools == 0 && remote.addrs.is_empty() {
+            return err(
+                "executor.pools = 0 needs at least one remote pool ([[executor.remote]] or --remote-pool)"
+                    .into(),
+            );
+        }
         let data_dir = self
             .data_dir
             .clone()
@@ -461,6 +459,7 @@ impl Config {
             max_per_sender: pool.max_per_sender,
             max_tx_bytes: pool.max_tx_bytes,
             pools,
+            remote,
             fallback: self.executor.fallback,
         })
     }
@@ -543,6 +542,13 @@ mod tests {
             ("[rpc]\nmax_concurrency = 0", "rpc.max_concurrency"),
             ("[rpc]\nbogus = 1", "bogus"),
             ("[chain]\nchain_id = \"x\"", "chain_id"),
+            ("[executor]\npools = 0", "executor.pools = 0"),
+            (
+                "[[executor.remote]]\naddr = \"nowhere\"",
+                "executor.remote[0].addr",
+            ),
+            ("[executor]\ntimeout_ms = 0", "executor.timeout_ms"),
+            ("[executor]\nbackoff_max_ms = 1", "executor.backoff_max_ms"),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.0.contains(needle), "{text:?}: {e}");

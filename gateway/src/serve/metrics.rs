@@ -64,8 +64,22 @@ pub struct Metrics {
     pub pool_txs: IntCounterVec,
     /// `switchyard_pool_throughput_ratio{pool}`
     pub pool_throughput: GaugeVec,
-    /// `switchyard_pool_in_flight{pool}`, fed by [`super::metered_pool`].
+    /// `switchyard_pool_info{pool,kind}`
+    pub pool_info: IntGaugeVec,
+    /// `switchyard_pool_up{pool}`
+    pub pool_up: IntGaugeVec,
+    /// `switchyard_pool_in_flight{pool}`
     pub pool_in_flight: IntGaugeVec,
+    /// `switchyard_pool_latency_ewma_seconds{pool}`
+    pub pool_latency: GaugeVec,
+    /// `switchyard_pool_failures_total{pool,reason}`
+    pub pool_failures: IntCounterVec,
+    /// `switchyard_pool_circuit_state{pool}`
+    pub pool_circuit: IntGaugeVec,
+    /// `switchyard_pool_sync_lag_blocks{pool}`
+    pub pool_sync_lag: IntGaugeVec,
+    /// `switchyard_pool_state_syncs_total{pool,kind}`
+    pub pool_syncs: IntCounterVec,
     /// `switchyard_routing_groups`
     pub routing_groups: Histogram,
     /// `switchyard_routing_group_size`
@@ -133,6 +147,11 @@ pub const METHODS: &[&str] = &[
     "switchyard_status",
     "switchyard_reloadModel",
 ];
+
+/// The values of the `reason` label of `switchyard_pool_failures_total`: the executor could
+/// not be reached, a call timed out, it did not hold the parent state, it refused the message,
+/// or a health check failed.
+pub const POOL_FAILURES: [&str; 5] = ["transport", "timeout", "stale", "refused", "health"];
 
 /// The values of the `reason` label of `switchyard_traffic_log_failures_total`: the record could
 /// not be built, the writer thread was too far behind, or the file write (or flush) failed.
@@ -384,6 +403,26 @@ impl Metrics {
                     &["pool"],
                 )?,
             )?,
+            pool_info: reg(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "switchyard_pool_info",
+                        "Always 1; kind says whether the pool runs in process or is a remote executor.",
+                    ),
+                    &["pool", "kind"],
+                )?,
+            )?,
+            pool_up: reg(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "switchyard_pool_up",
+                        "1 while the pool takes work (in process: always; remote: healthy, circuit not open, state synced).",
+                    ),
+                    &["pool"],
+                )?,
+            )?,
             pool_in_flight: reg(
                 r,
                 IntGaugeVec::new(
@@ -392,6 +431,56 @@ impl Metrics {
                         "Transactions handed to each executor pool and not yet answered.",
                     ),
                     &["pool"],
+                )?,
+            )?,
+            pool_latency: reg(
+                r,
+                GaugeVec::new(
+                    Opts::new(
+                        "switchyard_pool_latency_ewma_seconds",
+                        "The pool's PeakEWMA batch latency, the balancer's estimate.",
+                    ),
+                    &["pool"],
+                )?,
+            )?,
+            pool_failures: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "switchyard_pool_failures_total",
+                        "Failed calls to a remote pool, by reason (transport, timeout, stale, refused, health).",
+                    ),
+                    &["pool", "reason"],
+                )?,
+            )?,
+            pool_circuit: reg(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "switchyard_pool_circuit_state",
+                        "The pool's circuit breaker: 0 closed, 1 half open (probing), 2 open.",
+                    ),
+                    &["pool"],
+                )?,
+            )?,
+            pool_sync_lag: reg(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "switchyard_pool_sync_lag_blocks",
+                        "Blocks the pool's state replica is behind the gateway's head (-1: no state).",
+                    ),
+                    &["pool"],
+                )?,
+            )?,
+            pool_syncs: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "switchyard_pool_state_syncs_total",
+                        "State sent to a remote pool's replica, by kind (snapshot, diff).",
+                    ),
+                    &["pool", "kind"],
                 )?,
             )?,
             routing_groups: reg(
@@ -553,8 +642,8 @@ impl Metrics {
         Ok(m)
     }
 
-    /// Creates the per-pool series of `pools` pools: no work yet, and equal throughput
-    /// (`switchyard_pool_in_flight` is created with the pools, by [`super::metered_pool`]).
+    /// Creates the per-pool series of `pools` pools: no work yet, and equal throughput (the
+    /// health and in-flight series are created with the pools, by [`super::pools`]).
     pub fn init_pools(&self, pools: usize) {
         for pool in 0..pools {
             let label = pool.to_string();

@@ -10,13 +10,14 @@
 //! - [`chain`]: head, pool and storage under one lock; the base fee rule.
 //! - [`block`]: block environments and sealing.
 //! - [`sequencer`]: cut, execute, seal, store, publish.
+//! - [`pools`]: the executor pools, in process and remote (protocol client, circuit breaker,
+//!   health checks, state sync), mixed under one balancer.
 //! - [`tuning`]: the model threshold and the fallback, tuned from measured waste and speed.
 //! - [`storage`]: the block store trait and its in-memory implementation.
 //! - [`hooks`]: the router slot, the block observer and the model reload hook.
 //! - [`traffic_log`]: the block observer writing the traffic log `switchyard train` reads.
 //! - [`model_loader`]: the model in service; reload on RPC, SIGHUP and file change.
 //! - [`metrics`]: Prometheus metrics.
-//! - [`metered_pool`]: the executor pools, each counting its in-flight work.
 //! - [`rpc`]: JSON-RPC framing and methods.
 //! - [`layers`]: the tower stack (refusals, rate limit, load shed, concurrency, timeout, body).
 //! - [`http`]: accept loops and graceful shutdown.
@@ -32,10 +33,10 @@ pub mod genesis;
 pub mod hooks;
 pub mod http;
 pub mod layers;
-pub mod metered_pool;
 pub mod metrics;
 pub mod model_loader;
 pub mod node;
+pub mod pools;
 pub mod rpc;
 pub mod sequencer;
 pub mod storage;
@@ -176,6 +177,14 @@ impl BlockObserver for Observers {
     }
 }
 
+/// Adds `observer` to those of `hooks`.
+fn add_observer(hooks: &mut Hooks, observer: Arc<dyn BlockObserver>) {
+    hooks.observer = Some(match hooks.observer.take() {
+        Some(other) => Arc::new(Observers(vec![other, observer])),
+        None => observer,
+    });
+}
+
 /// Adds the learning loop to `hooks`: the traffic log (unless switched off) and, with a model
 /// file, the model in service with its reload hook and reload triggers (returned, to abort).
 fn learning(
@@ -193,11 +202,7 @@ fn learning(
         )
         .map_err(|e| ServeError::io(format!("cannot open traffic log {}", dir.display()), e))?;
         info!(dir = %dir.display(), "writing the traffic log");
-        let log: Arc<dyn BlockObserver> = Arc::new(log);
-        hooks.observer = Some(match hooks.observer.take() {
-            Some(other) => Arc::new(Observers(vec![other, log])),
-            None => log,
-        });
+        add_observer(&mut hooks, Arc::new(log));
     }
     let mut triggers = Vec::new();
     if let Some(path) = &settings.model
@@ -246,15 +251,26 @@ pub async fn serve(
             e,
         )
     })?;
-    let (hooks, reload_triggers) = learning(&settings, hooks, &metrics)?;
+    let (mut hooks, reload_triggers) = learning(&settings, hooks, &metrics)?;
     let chain = Arc::new(dev_chain(&settings).await?);
-    let executor = metered_pool::in_process_executor(
-        settings.pools,
-        settings.fallback,
-        &metrics.pool_in_flight,
-    )
-    .map_err(|e| ServeError::io("cannot start executor pools", e))?;
-    executor.calibrate().await?;
+    let pools::Pools {
+        executor,
+        feed,
+        tasks: pool_tasks,
+    } = pools::start(&settings, &metrics, &chain)
+        .map_err(|e| ServeError::io("cannot start executor pools", e))?;
+    if let Some(feed) = feed {
+        add_observer(&mut hooks, feed);
+        // Remote replicas hold only the chain's state, not the calibration's synthetic
+        // blocks: calibrate as many in-process pools and start from their costs; real blocks
+        // refine them.
+        let probe = switchyard_executors::parallel::ParallelExecutor::in_process(executor.pools())
+            .map_err(|e| ServeError::io("cannot start calibration pools", e))?;
+        probe.calibrate().await?;
+        executor.set_cost_model(probe.cost_model());
+    } else {
+        executor.calibrate().await?;
+    }
     let pools = executor.pools();
     metrics.init_pools(pools);
     let node = Arc::new(node::Node::new(
@@ -296,7 +312,7 @@ pub async fn serve(
             intake_stopped,
         ))
     });
-    info!(rpc = %rpc_addr, metrics = ?metrics_addr, pools, chain_id = settings.chain_id, "serving");
+    info!(rpc = %rpc_addr, metrics = ?metrics_addr, pools, remote = settings.remote.addrs.len(), chain_id = settings.chain_id, "serving");
 
     shutdown.await;
     info!("shutting down: intake closed, finishing the block in progress");
@@ -310,6 +326,7 @@ pub async fn serve(
         let _ = m.await;
     }
     pruner.abort();
+    pool_tasks.iter().for_each(JoinHandle::abort);
     reload_triggers.iter().for_each(JoinHandle::abort);
     info!(head = chain.head().block.number(), "stopped");
     Ok(())

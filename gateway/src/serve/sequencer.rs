@@ -13,8 +13,8 @@ use super::{
     block::{self, BlockParams},
     chain::Head,
     hooks::{ActiveRouter, CommittedBlock},
-    metered_pool::Executor,
     node::{BlockSummary, Node},
+    pools::Executor,
     tuning::{BlockMeasure, Tuner},
 };
 use std::{
