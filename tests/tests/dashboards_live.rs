@@ -5,7 +5,8 @@
 //! API and must return data.
 //!
 //! The panels that need an event get it here. The first gateway serves a trained model with
-//! the fallback off, so its blocks run across pools: validation misses and re-executed gas
+//! the fallback off and a tuning window of one block, so its blocks run across pools and tune
+//! the knobs after each: validation misses and re-executed gas
 //! (contracts that read the fee recipient's balance, behind transfers on the other pool), a
 //! model reload and a failed one, RPC errors, load shedding (a flood past `max_concurrency`)
 //! and rate limiting. The second runs the defaults and gets a one-transaction block, which
@@ -207,7 +208,7 @@ async fn every_dashboard_panel_shows_data_from_a_live_scrape() {
     // and limits a flood can reach.
     std::fs::write(
         &config,
-        "[executor]\nfallback = false\n[rpc]\nmax_concurrency = 2\nrate_limit_per_second = 100\nrate_limit_burst = 100\n",
+        "[executor]\nfallback = false\n[tuning]\nwindow_blocks = 1\n[rpc]\nmax_concurrency = 2\nrate_limit_per_second = 100\nrate_limit_burst = 100\n",
     )
     .unwrap();
     let gateway = Arc::new(Gateway::start(&[

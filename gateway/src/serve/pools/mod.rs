@@ -55,6 +55,9 @@ impl PoolMetrics {
         for reason in super::metrics::POOL_FAILURES {
             metrics.pool_failures.with_label_values(&[&label, reason]);
         }
+        for sync in ["snapshot", "diff"] {
+            metrics.pool_syncs.with_label_values(&[&label, sync]);
+        }
         Self {
             in_flight: metrics.pool_in_flight.with_label_values(&[&label]),
             failures: metrics.pool_failures.clone(),
