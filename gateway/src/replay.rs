@@ -173,6 +173,8 @@ pub struct ReplaySummary {
 
 /// Runs the replay, writing one line per block and a summary to `out`.
 pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySummary> {
+    // The router first: a bad `--router`/`--model` is reported before any path is read.
+    let router = build_router(&args.router, args.model.as_deref())?;
     let mut dirs = Vec::new();
     for path in &args.paths {
         if !path.exists() {
@@ -184,7 +186,7 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySumm
         let fixture = BlockFixture::load(&dir).map_err(|e| format!("cannot load: {e}"));
         (dir, fixture)
     });
-    replay_blocks(args, blocks, out)
+    replay_with(args, router.as_ref(), blocks, out)
 }
 
 /// Replays `blocks` (each named by a path, loaded lazily; a load error is reported as that
@@ -196,6 +198,15 @@ pub fn replay_blocks(
     out: &mut impl Write,
 ) -> anyhow::Result<ReplaySummary> {
     let router = build_router(&args.router, args.model.as_deref())?;
+    replay_with(args, router.as_ref(), blocks, out)
+}
+
+fn replay_with(
+    args: &ReplayArgs,
+    router: &dyn Router,
+    blocks: impl ExactSizeIterator<Item = (PathBuf, Result<BlockFixture, String>)>,
+    out: &mut impl Write,
+) -> anyhow::Result<ReplaySummary> {
     let mut log = match &args.log {
         Some(dir) => Some(
             TrafficLogWriter::create(dir)
@@ -232,7 +243,7 @@ pub fn replay_blocks(
                 args,
                 fixture,
                 executor.as_ref(),
-                router.as_ref(),
+                router,
                 log.as_mut(),
             ))?,
             Err(mismatch) => BlockReport {
