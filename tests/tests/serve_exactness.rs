@@ -51,6 +51,6 @@ fn produced_blocks_replay_exactly_from_genesis() {
         "expected several blocks, got {}",
         common::head(&gateway)
     );
-    assert_eq!(common::replay_from_genesis(&gateway), hashes.len());
+    assert_eq!(common::replay_from_genesis(&gateway, 10), hashes.len());
     assert!(gateway.stop().success());
 }

@@ -80,13 +80,13 @@ pub(crate) fn head(gateway: &Gateway) -> u64 {
     u64::from_str_radix(number.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 
-/// Replays every block the gateway produced sequentially from the dev genesis (10 accounts)
-/// with the reference executor, asserting each block's gas and receipts root; returns the
-/// number of transactions replayed.
-pub(crate) fn replay_from_genesis(gateway: &Gateway) -> usize {
+/// Replays every block the gateway produced sequentially from the dev genesis of
+/// `dev_accounts` accounts with the reference executor, asserting each block's gas and receipts
+/// root; returns the number of transactions replayed.
+pub(crate) fn replay_from_genesis(gateway: &Gateway, dev_accounts: usize) -> usize {
     let genesis_block = gateway.result("eth_getBlockByNumber", json!(["0x0", false]));
     let mut state = genesis::dev_state(
-        &genesis::dev_addresses(DEV_MNEMONIC, 10).unwrap(),
+        &genesis::dev_addresses(DEV_MNEMONIC, dev_accounts).unwrap(),
         U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)),
     );
     state.insert_block_hash(0, genesis_block["hash"].as_str().unwrap().parse().unwrap());
