@@ -287,18 +287,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn dispatch_overhead_makes_small_blocks_fall_back() {
+    /// A model that measured 1 ns per unit of cost, and one parallel block of 100 transactions
+    /// whose busiest pool took 500 µs, with `wall` and `routing` nanoseconds.
+    fn measured(wall: u64, routing: u64) -> CostModel {
         let mut model = CostModel::default();
-        model.observe_sequential(1_000_000, 1_000_000); // 1 ns per unit
+        model.observe_sequential(1_000_000, 1_000_000);
         model.observe_parallel(&ParallelSample {
             txs: 100,
             total_cost: 1_000_000,
             busy_nanos: 1_000_000,
             busiest_pool_nanos: 500_000,
-            wall_nanos: 550_000, // 50 µs beyond the busiest pool
+            wall_nanos: wall,
+            routing_nanos: routing,
             ..Default::default()
         });
+        model
+    }
+
+    #[test]
+    fn dispatch_overhead_makes_small_blocks_fall_back() {
+        let model = measured(550_000, 0); // 50 µs beyond the busiest pool
         // A large block halves well...
         assert_eq!(model.fallback(&plan(2, 10_000_000, 5_000_000, 1000)), None);
         // ...a small one is eaten by the dispatch overhead...
@@ -315,17 +323,8 @@ mod tests {
 
     #[test]
     fn routing_counts_before_routing_and_not_after() {
-        let mut model = CostModel::default();
-        model.observe_sequential(1_000_000, 1_000_000); // 1 ns per unit
-        model.observe_parallel(&ParallelSample {
-            txs: 100,
-            total_cost: 1_000_000,
-            busy_nanos: 1_000_000,
-            busiest_pool_nanos: 500_000,
-            wall_nanos: 560_000,
-            routing_nanos: 50_000, // 500 ns per transaction; 10 µs of other overhead
-            ..Default::default()
-        });
+        // 500 ns of routing per transaction, and 10 µs of other overhead.
+        let model = measured(560_000, 50_000);
         assert_eq!(model.overhead_ns.get(), Some(10_000.0));
         assert_eq!(model.routing_ns_per_tx.get(), Some(500.0));
         // 200 cheap transactions: a perfect split saves 100 µs, routing them costs 100 µs.

@@ -68,31 +68,28 @@ fn busy(gateway: &Gateway, pool: usize) -> f64 {
     pool_metric(gateway, "switchyard_pool_busy_seconds_total", pool)
 }
 
-/// The issue's failover run: `switchyard loadgen` sends contended peer-to-peer transfers among
-/// 16 accounts through three executors, and one executor is SIGKILLed once the gateway has
-/// committed part of the traffic. Whenever the kill lands, nothing accepted may be lost.
-#[test]
-fn an_executor_killed_under_loadgen_traffic_loses_nothing() {
-    let mut executors: Vec<ExecutorProcess> = (0..3)
+/// Three executors behind a gateway with no in-process pool: every block through the pools,
+/// short timeouts and health checks so failures are noticed quickly (the waits stay generous).
+/// `chain` is extra `[chain]` config; pool 1 is named through the resolver (`localhost`),
+/// which the gateway consults again for every new connection. Waits until all three are up.
+fn cluster(chain: &str, extra: &[&str]) -> (Vec<ExecutorProcess>, Gateway, tempfile::TempDir) {
+    let executors: Vec<ExecutorProcess> = (0..3)
         .map(|_| ExecutorProcess::start("127.0.0.1:0"))
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("switchyard.toml");
     std::fs::write(
         &config,
-        "[executor]\npools = 0\nfallback = false\ntimeout_ms = 2000\nhealth_interval_ms = 200\n\
-         failures_to_open = 2\nbackoff_ms = 500\nbackoff_max_ms = 2000\n",
+        format!(
+            "[chain]\n{chain}[executor]\npools = 0\nfallback = false\ntimeout_ms = 2000\n\
+             health_interval_ms = 200\nfailures_to_open = 2\nbackoff_ms = 500\nbackoff_max_ms = 2000\n"
+        ),
     )
     .unwrap();
-    let addrs: Vec<String> = executors.iter().map(|e| e.addr.to_string()).collect();
-    let mut args = vec![
-        "--config",
-        config.to_str().unwrap(),
-        "--block-time",
-        "50",
-        "--dev-accounts",
-        "16",
-    ];
+    let mut addrs: Vec<String> = executors.iter().map(|e| e.addr.to_string()).collect();
+    addrs[1] = format!("localhost:{}", executors[1].addr.port());
+    let mut args = vec!["--config", config.to_str().unwrap(), "--block-time", "50"];
+    args.extend(extra);
     for addr in &addrs {
         args.extend(["--remote-pool", addr.as_str()]);
     }
@@ -101,6 +98,15 @@ fn an_executor_killed_under_loadgen_traffic_loses_nothing() {
         eventually(GENEROUS, || (0..3).all(|p| up(&gateway, p))),
         "the three remote pools never came up"
     );
+    (executors, gateway, dir)
+}
+
+/// The issue's failover run: `switchyard loadgen` sends contended peer-to-peer transfers among
+/// 16 accounts through three executors, and one executor is SIGKILLed once the gateway has
+/// committed part of the traffic. Whenever the kill lands, nothing accepted may be lost.
+#[test]
+fn an_executor_killed_under_loadgen_traffic_loses_nothing() {
+    let (mut executors, gateway, _dir) = cluster("", &["--dev-accounts", "16"]);
 
     let loadgen = std::process::Command::new(switchyard_bin())
         .args(["loadgen", "--rpc", &gateway.url(), "--scenario", "p2p"])
@@ -150,34 +156,9 @@ fn an_executor_killed_under_loadgen_traffic_loses_nothing() {
 
 #[test]
 fn three_executors_survive_kill_restart_and_stall() {
-    let mut executors: Vec<ExecutorProcess> = (0..3)
-        .map(|_| ExecutorProcess::start("127.0.0.1:0"))
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("switchyard.toml");
-    // Blocks of at most 50 transfers; every block through the pools; short timeouts and
-    // health checks so that failures are noticed quickly, generous waits below.
-    std::fs::write(
-        &config,
-        "[chain]\nblock_gas_limit = 1050000\n\
-         [executor]\npools = 0\nfallback = false\ntimeout_ms = 2000\nhealth_interval_ms = 200\n\
-         failures_to_open = 2\nbackoff_ms = 500\nbackoff_max_ms = 2000\n",
-    )
-    .unwrap();
-    // Pool 1, the one killed and restarted, is named through the resolver (`localhost`), which
-    // the gateway consults again for every new connection.
-    let mut addrs: Vec<String> = executors.iter().map(|e| e.addr.to_string()).collect();
+    // Blocks of at most 50 transfers.
+    let (mut executors, gateway, _dir) = cluster("block_gas_limit = 1050000\n", &[]);
     let killed_port = executors[1].addr.port();
-    addrs[1] = format!("localhost:{killed_port}");
-    let mut args = vec!["--config", config.to_str().unwrap(), "--block-time", "50"];
-    for addr in &addrs {
-        args.extend(["--remote-pool", addr.as_str()]);
-    }
-    let gateway = Gateway::start(&args);
-    assert!(
-        eventually(GENEROUS, || (0..3).all(|p| up(&gateway, p))),
-        "the three remote pools never came up"
-    );
 
     let mut nonce = 0;
     let mut hashes = Vec::new();
