@@ -65,6 +65,23 @@ pub fn switchyard_bin() -> PathBuf {
     .clone()
 }
 
+/// Sends `tx` through `provider` (an alloy provider with a wallet), waits for its receipt and
+/// asserts the transaction succeeded.
+pub async fn send_and_confirm<P: alloy_provider::Provider>(
+    provider: &P,
+    tx: alloy_rpc_types_eth::TransactionRequest,
+) -> alloy_rpc_types_eth::TransactionReceipt {
+    let receipt = provider
+        .send_transaction(tx)
+        .await
+        .expect("transaction accepted")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(receipt.status(), "{receipt:?}");
+    receipt
+}
+
 /// Contract creation code that deploys `runtime` as it is (at most 255 bytes): CODECOPY the
 /// runtime behind this 12-byte prefix, then RETURN it.
 pub fn deploy_code(runtime: &[u8]) -> Vec<u8> {

@@ -16,7 +16,7 @@ use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::Encodable2718;
 use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
-use alloy_provider::{Provider, ProviderBuilder};
+use alloy_provider::ProviderBuilder;
 use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -35,7 +35,7 @@ use switchyard_tests::{
     },
     deploy_code,
     prometheus::{Prometheus, finite_values, unix_now},
-    run_switchyard,
+    run_switchyard, send_and_confirm,
 };
 
 /// Dev accounts sending transfers; sender 0 deploys.
@@ -56,17 +56,10 @@ async fn mined(
     signer: &PrivateKeySigner,
     tx: TransactionRequest,
 ) -> TransactionReceipt {
-    let receipt = ProviderBuilder::new()
+    let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer.clone()))
-        .connect_http(gateway.url().parse().unwrap())
-        .send_transaction(tx)
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status(), "{receipt:?}");
-    receipt
+        .connect_http(gateway.url().parse().unwrap());
+    send_and_confirm(&provider, tx).await
 }
 
 /// `switchyard train` on a synthetic traffic log: a real model file at `out`.

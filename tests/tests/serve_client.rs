@@ -7,7 +7,7 @@ use alloy_primitives::{Address, Bytes, U256, address};
 use alloy_provider::{Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use switchyard_gateway::serve::{config::DEV_MNEMONIC, genesis};
-use switchyard_tests::{Gateway, deploy_code};
+use switchyard_tests::{Gateway, deploy_code, send_and_confirm};
 
 /// Runtime: slot0 += 1; return slot0.
 const COUNTER_RUNTIME: &[u8] = &[
@@ -39,14 +39,7 @@ async fn alloy_client_transfers_deploys_and_calls() {
         let tx = TransactionRequest::default()
             .with_to(recipient)
             .with_value(one_eth);
-        let receipt = provider
-            .send_transaction(tx)
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        assert!(receipt.status());
+        let receipt = send_and_confirm(&provider, tx).await;
         assert_eq!(receipt.gas_used, 21_000);
         spent_on_gas += U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
     }
@@ -57,14 +50,7 @@ async fn alloy_client_transfers_deploys_and_calls() {
 
     let deploy =
         TransactionRequest::default().with_deploy_code(Bytes::from(deploy_code(COUNTER_RUNTIME)));
-    let receipt = provider
-        .send_transaction(deploy)
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+    let receipt = send_and_confirm(&provider, deploy).await;
     spent_on_gas += U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
     let counter = receipt.contract_address.expect("contract address");
     assert_eq!(
@@ -79,14 +65,7 @@ async fn alloy_client_transfers_deploys_and_calls() {
         U256::from(1),
         "eth_call sees slot0 + 1"
     );
-    let receipt = provider
-        .send_transaction(call.clone())
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+    let receipt = send_and_confirm(&provider, call.clone()).await;
     spent_on_gas += U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
     assert_eq!(
         provider.get_storage_at(counter, U256::ZERO).await.unwrap(),

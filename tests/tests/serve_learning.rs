@@ -11,7 +11,7 @@ use alloy_rpc_types_eth::TransactionRequest;
 use serde_json::{Value, json};
 use std::path::Path;
 use switchyard_gateway::serve::{config::DEV_MNEMONIC, genesis, model_loader::LoadedModel};
-use switchyard_tests::{Gateway, deploy_code, run_switchyard};
+use switchyard_tests::{Gateway, deploy_code, run_switchyard, send_and_confirm};
 
 /// Runtime: slot0 += 1. Every call conflicts with every other.
 const COUNTER_RUNTIME: &[u8] = &[0x60, 0x00, 0x54, 0x60, 0x01, 0x01, 0x60, 0x00, 0x55, 0x00];
@@ -49,14 +49,7 @@ async fn send_traffic(gateway: &Gateway) -> usize {
         .collect();
     let deploy =
         TransactionRequest::default().with_deploy_code(Bytes::from(deploy_code(COUNTER_RUNTIME)));
-    let receipt = providers[0]
-        .send_transaction(deploy)
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+    let receipt = send_and_confirm(&providers[0], deploy).await;
     let counter = receipt.contract_address.expect("contract address");
     // transfer(address): a selector, then the counter's address as one ABI word.
     let mut naming_counter = vec![0xa9, 0x05, 0x9c, 0xbb];
