@@ -16,7 +16,7 @@ use switchyard_executors::{
     replica::Replica,
 };
 use tokio::{net::TcpListener, sync::Semaphore};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 /// `switchyard executor` flags.
 #[derive(Debug, Clone, Args)]
@@ -67,16 +67,9 @@ pub async fn serve(
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    warn!(cause = %e, "accept failed");
-                    continue;
-                }
-            },
+            accepted = crate::serve::http::accept(&listener, "executor") => accepted,
             _ = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
         let executor = executor.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {

@@ -15,9 +15,29 @@ use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
 use prometheus::{Registry, TextEncoder};
 use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
 use tower::ServiceExt;
 use tracing::{debug, warn};
+
+/// The next connection on `listener`, with Nagle off. An accept error (out of file descriptors
+/// and the like) is logged and retried after a pause instead of spinning.
+pub async fn accept(listener: &TcpListener, what: &str) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                return (stream, peer);
+            }
+            Err(e) => {
+                warn!(cause = %e, "{what} accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
 
 /// Completes when `shutdown` turns `true` (or its sender is gone).
 pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
@@ -63,18 +83,9 @@ pub async fn serve_rpc(
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    warn!(cause = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = accept(&listener, "rpc") => accepted,
             _ = stopped(&mut shutdown) => break,
         };
-        let _ = stream.set_nodelay(true);
         let service = WithClient {
             stack: stack.clone(),
             peer,
@@ -107,14 +118,7 @@ pub async fn serve_metrics(
 ) {
     loop {
         let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    warn!(cause = %e, "metrics accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = accept(&listener, "metrics") => accepted,
             _ = stopped(&mut shutdown) => break,
         };
         let (registry, node) = (registry.clone(), node.clone());
