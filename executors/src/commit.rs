@@ -6,6 +6,9 @@
 //! speculative outcome is the sequential one. Otherwise re-executing against the committed
 //! state is always correct, only slower. Cascades need no special handling: a later
 //! transaction that read a since-invalidated write fails the same value check.
+//!
+//! [`ordered_commit`] commits results computed beforehand; [`LiveCommit`] commits while pools
+//! still deliver them, driven by the pools themselves.
 
 use crate::{
     access::{AccountWrite, ReadSet},
@@ -17,10 +20,14 @@ use crate::{
     sequential::{BlockResult, check_gas_pool},
     state::{Overlay, State, StateReader},
 };
+use alloy_consensus::ReceiptEnvelope;
 use alloy_primitives::{Address, U256};
 use revm::primitives::KECCAK_EMPTY;
 use std::{
-    sync::{Arc, mpsc},
+    sync::{
+        Arc, Condvar, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Instant,
 };
 
@@ -178,13 +185,28 @@ pub fn ordered_commit(
     base: Arc<State>,
     speculative: Vec<Option<Result<TxOutcome, ExecFailure>>>,
 ) -> Result<(BlockResult, CommitReport)> {
-    commit_with(block, base, &mut Computed(speculative.into_iter()))
+    let mut cursor = CommitCursor::new(block, base);
+    let mut source = Computed(speculative.into_iter());
+    let done = cursor.advance(block, &mut source, usize::MAX)?;
+    debug_assert!(done, "computed results are never pending");
+    Ok(cursor.finish(block))
 }
 
-/// Where the commit loop takes speculative results from.
+/// What a source knows of a transaction's speculative result.
+// Returned by value once per transaction and consumed at once: boxing the large variant would
+// allocate per transaction for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    /// The result is here; `None` when none will come (the commit executes the transaction).
+    Ready(Option<Result<TxOutcome, ExecFailure>>),
+    /// A pool may still deliver it.
+    Pending,
+}
+
+/// Where the commit takes speculative results from.
 trait Speculation {
-    /// Transaction `i`'s speculative result, if any.
-    fn next(&mut self, i: usize) -> Option<Result<TxOutcome, ExecFailure>>;
+    /// Transaction `i`'s speculative result, as far as known now.
+    fn next(&mut self, i: usize) -> Next;
 
     /// Stops producing results; the commit executes every remaining transaction itself.
     /// Returns `false` when there is nothing to stop (the results are already computed, and
@@ -198,142 +220,415 @@ trait Speculation {
 struct Computed(std::vec::IntoIter<Option<Result<TxOutcome, ExecFailure>>>);
 
 impl Speculation for Computed {
-    fn next(&mut self, _: usize) -> Option<Result<TxOutcome, ExecFailure>> {
-        self.0.next().flatten()
+    fn next(&mut self, _: usize) -> Next {
+        Next::Ready(self.0.next().flatten())
     }
 }
 
-/// Results streaming in from the pools, in any order.
-struct Streamed {
-    results: Option<mpsc::Receiver<SpeculativeTx>>,
-    arrived: Vec<Option<Result<TxOutcome, ExecFailure>>>,
+/// The ordered commit part-way through a block: every transaction before
+/// `outcomes.len()` is committed, in order, on top of the block's pre-state.
+///
+/// The cursor moves between threads (pools drive it), and revm's EVM is not `Send`: the
+/// committed state is lent to an EVM only within one [`CommitCursor::advance`], from the first
+/// re-execution on.
+#[derive(Debug)]
+struct CommitCursor {
+    /// The committed state; `None` only while lent to an EVM.
+    state: Option<Overlay>,
+    outcomes: Vec<TxOutcome>,
+    receipts: Vec<ReceiptEnvelope>,
+    root: Option<ReceiptRootBuilder>,
+    cumulative: u64,
+    misses: usize,
+    report: CommitReport,
+}
+
+impl CommitCursor {
+    fn new(block: &Block, base: Arc<State>) -> Self {
+        let n = block.txs.len();
+        Self {
+            state: Some(Overlay::new(base)),
+            outcomes: Vec::with_capacity(n),
+            receipts: Vec::with_capacity(n),
+            root: block
+                .receipts_root_checkable()
+                .then(ReceiptRootBuilder::default),
+            cumulative: 0,
+            misses: 0,
+            report: CommitReport {
+                reexecuted: Vec::with_capacity(n),
+                ..CommitReport::default()
+            },
+        }
+    }
+
+    /// Commits up to `limit` transactions in block order while `source` has their results.
+    /// Returns `true` once the whole block is committed, `false` when the next result is still
+    /// pending or the limit was reached.
+    fn advance(
+        &mut self,
+        block: &Block,
+        source: &mut impl Speculation,
+        limit: usize,
+    ) -> Result<bool> {
+        let mut evm = None;
+        let advanced = self.advance_with(block, source, limit, &mut evm);
+        if let Some(evm) = evm {
+            self.state = Some(evm.into_state());
+        }
+        advanced
+    }
+
+    fn advance_with(
+        &mut self,
+        block: &Block,
+        source: &mut impl Speculation,
+        limit: usize,
+        evm: &mut Option<TxExecutor<Overlay>>,
+    ) -> Result<bool> {
+        let beneficiary = block.env.beneficiary();
+        let spec = block.env.spec;
+        let stop = self.outcomes.len().saturating_add(limit);
+        while let Some(tx) = block.txs.get(self.outcomes.len()) {
+            if self.outcomes.len() >= stop {
+                return Ok(false);
+            }
+            let candidate = match self.report.abandoned_at {
+                None => match source.next(tx.index) {
+                    Next::Ready(candidate) => candidate,
+                    Next::Pending => return Ok(false),
+                },
+                Some(_) => None,
+            };
+            check_gas_pool(block, tx.index, self.cumulative)?;
+            let started = Instant::now();
+            let committed = match evm {
+                Some(evm) => evm.state(),
+                None => self.state.as_ref().expect("state is home between advances"),
+            };
+            let valid = match candidate {
+                Some(Ok(outcome)) if validate(&outcome.reads, committed) => Some(outcome),
+                Some(Ok(outcome)) => rebase_on_beneficiary(tx, outcome, committed, beneficiary),
+                _ => None,
+            };
+            let reexecuted = valid.is_none();
+            let outcome = match valid {
+                Some(outcome) => outcome,
+                None => {
+                    let evm = evm.get_or_insert_with(|| {
+                        let state = self.state.take().expect("state is home between advances");
+                        TxExecutor::new(&block.env, state)
+                    });
+                    evm.execute(&tx.env)
+                        .map_err(|(failure, _)| failure.at(tx.index, tx.hash))?
+                }
+            };
+            let state = match evm {
+                Some(evm) => evm.state_mut(),
+                None => self.state.as_mut().expect("state is home between advances"),
+            };
+            state.apply(&outcome.writes);
+            state.credit_fee(beneficiary, outcome.fee, spec);
+            let nanos = started.elapsed().as_nanos() as u64;
+            let report = &mut self.report;
+            if reexecuted {
+                report.reexecute_nanos += nanos;
+                report.reexecuted_gas += outcome.gas_used;
+            } else {
+                report.validate_nanos += nanos;
+            }
+            report.reexecuted.push(reexecuted);
+            self.misses += usize::from(reexecuted);
+            let committed = report.reexecuted.len();
+            if report.abandoned_at.is_none()
+                && committed >= ABANDON_AFTER
+                && self.misses as f64 >= ABANDON_MISS_SHARE * committed as f64
+                && source.abandon()
+            {
+                report.abandoned_at = Some(committed);
+            }
+            self.cumulative += outcome.gas_used;
+            // Receipts and their root grow with the commit, while the pools still run.
+            let receipt = receipt(tx.env.tx_type, &outcome, self.cumulative);
+            if let Some(root) = &mut self.root {
+                root.push(&receipt);
+            }
+            self.receipts.push(receipt);
+            self.outcomes.push(outcome);
+        }
+        Ok(true)
+    }
+
+    /// The committed block; call once [`Self::advance`] returned `true`.
+    fn finish(self, block: &Block) -> (BlockResult, CommitReport) {
+        debug_assert_eq!(self.outcomes.len(), block.txs.len());
+        let post_state = self.state.expect("state is home between advances");
+        let root = self.root.map(ReceiptRootBuilder::finish);
+        (
+            BlockResult::from_parts(self.outcomes, self.receipts, root, post_state),
+            self.report,
+        )
+    }
+}
+
+/// A block's commit while pools still execute it.
+///
+/// Pools deliver their results here, in any order, and in-process pools do the committing
+/// themselves, so that with as many cores as pools no third thread competes for a core and no
+/// wake-up stands between a result and its commit:
+/// - A pool in the middle of a batch drives the commit after each chunk it delivers, a bounded
+///   number of transactions each time ([`DRIVE_PER_DELIVERED`]), so the commit keeps pace
+///   without the pool that delivers a long-awaited result committing everyone's backlog while
+///   its own batch waits.
+/// - A pool with no more work helps ([`LiveCommit::help`]): it commits without bound, on its
+///   own core, until the block is committed or new work arrives; while one helps, busy pools
+///   only deliver.
+/// - The committer ([`LiveCommit::finish`]) sleeps until no pool is there to commit: results
+///   delivered without driving (remote pools), the end of dispatch (every missing result is
+///   then executed at commit), the end of the commit.
+#[derive(Debug)]
+pub struct LiveCommit {
+    block: Arc<Block>,
+    inbox: Mutex<Inbox>,
+    /// Wakes helping pools: see [`Inbox::events`].
+    to_helpers: Condvar,
+    /// Wakes the committer: see [`Inbox::events`].
+    to_committer: Condvar,
+    driver: Mutex<Driver>,
+    /// Set once speculation is abandoned or the commit failed: pools stop at their next
+    /// delivery, and the dispatcher sends no more work.
+    stopped: AtomicBool,
+}
+
+/// Transactions a busy pool commits per transaction it delivers: enough to keep pace with
+/// every pool's results, and to catch up.
+pub const DRIVE_PER_DELIVERED: usize = 2;
+
+/// Results delivered and not yet committed.
+#[derive(Debug)]
+struct Inbox {
+    results: Vec<Option<Result<TxOutcome, ExecFailure>>>,
     seen: Vec<bool>,
     nanos: Vec<u64>,
     pools: Vec<Option<usize>>,
+    /// No more results will come.
+    closed: bool,
+    /// Pools helping now.
+    helpers: usize,
+    /// Counts what sleepers must look at (results, new work, the close, the end); they sleep
+    /// while it stays unchanged.
+    events: u64,
 }
 
-impl Speculation for Streamed {
-    fn next(&mut self, i: usize) -> Option<Result<TxOutcome, ExecFailure>> {
-        while !self.seen[i] {
-            let Some(results) = &self.results else {
-                break;
-            };
-            match results.recv() {
-                Ok(tx) if tx.index < self.seen.len() => {
-                    self.seen[tx.index] = true;
-                    self.nanos[tx.index] = tx.nanos;
-                    self.pools[tx.index] = Some(tx.pool);
-                    self.arrived[tx.index] = Some(tx.outcome);
-                }
-                Ok(_) => {}
-                Err(_) => self.results = None,
-            }
-        }
-        self.arrived[i].take()
+#[derive(Debug)]
+struct Driver {
+    cursor: Option<CommitCursor>,
+    failed: Option<crate::Error>,
+}
+
+impl LiveCommit {
+    /// The commit of `block` on `base`, before any result has arrived.
+    pub fn new(block: Arc<Block>, base: Arc<State>) -> Arc<Self> {
+        let n = block.txs.len();
+        let cursor = CommitCursor::new(&block, base);
+        Arc::new(Self {
+            block,
+            inbox: Mutex::new(Inbox {
+                results: vec![None; n],
+                seen: vec![false; n],
+                nanos: vec![0; n],
+                pools: vec![None; n],
+                closed: false,
+                helpers: 0,
+                events: 0,
+            }),
+            to_helpers: Condvar::new(),
+            to_committer: Condvar::new(),
+            driver: Mutex::new(Driver {
+                cursor: Some(cursor),
+                failed: None,
+            }),
+            stopped: AtomicBool::new(false),
+        })
     }
 
-    /// Closes the stream: a pool stops at its next send.
+    /// Hands over speculative results. With `drive` and no pool helping, the caller then
+    /// commits up to [`DRIVE_PER_DELIVERED`] transactions per result, as far as the results
+    /// allow, unless someone else is committing; otherwise whoever commits is woken. Returns
+    /// `false` once the commit wants no more results: stop producing them.
+    pub fn deliver(&self, results: impl IntoIterator<Item = SpeculativeTx>, drive: bool) -> bool {
+        let mut delivered = 0;
+        let drive = {
+            let mut inbox = self.lock_inbox();
+            for tx in results {
+                delivered += 1;
+                // The first result of a transaction wins: a batch re-sent after a pool failed
+                // may repeat some.
+                if tx.index < inbox.seen.len() && !inbox.seen[tx.index] {
+                    inbox.seen[tx.index] = true;
+                    inbox.nanos[tx.index] = tx.nanos;
+                    inbox.pools[tx.index] = Some(tx.pool);
+                    inbox.results[tx.index] = Some(tx.outcome);
+                }
+            }
+            let drive = drive && inbox.helpers == 0;
+            if !drive {
+                self.wake(&mut inbox);
+            }
+            drive
+        };
+        if drive {
+            self.drive(delivered.max(1) * DRIVE_PER_DELIVERED);
+        }
+        !self.is_stopped()
+    }
+
+    /// New work was sent to a pool: a helping pool checks whether it is the one.
+    pub fn work_sent(&self) {
+        let mut inbox = self.lock_inbox();
+        if inbox.helpers > 0 {
+            inbox.events += 1;
+            self.to_helpers.notify_all();
+        }
+    }
+
+    /// Commits on the calling pool's thread until the block is committed or `has_work` says
+    /// the pool has work again. For a pool that finished its batch: its core would idle.
+    pub fn help(&self, has_work: impl FnMut() -> bool) {
+        self.lock_inbox().helpers += 1;
+        self.commit_when_woken(&self.to_helpers, has_work);
+        let mut inbox = self.lock_inbox();
+        inbox.helpers -= 1;
+        // Whatever is left (or the finished block) is the committer's now.
+        inbox.events += 1;
+        self.to_committer.notify_all();
+    }
+
+    /// No more results will be delivered: whoever commits executes whatever is missing.
+    pub fn close(&self) {
+        let mut inbox = self.lock_inbox();
+        inbox.closed = true;
+        inbox.events += 1;
+        self.to_helpers.notify_all();
+        self.to_committer.notify_all();
+    }
+
+    /// Returns `true` once speculation was abandoned or the commit failed.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// Runs the commit to the end and returns the block: commits whenever no pool is there to,
+    /// and sleeps in between. Call once, from a thread that may block.
+    pub fn finish(&self) -> Result<(BlockResult, CommitReport)> {
+        self.commit_when_woken(&self.to_committer, || false);
+        let mut driver = self.lock_driver();
+        if let Some(failed) = driver.failed.take() {
+            return Err(failed);
+        }
+        let cursor = driver.cursor.take().expect("finish is called once");
+        let (result, mut report) = cursor.finish(&self.block);
+        let mut inbox = self.lock_inbox();
+        report.speculative_nanos = std::mem::take(&mut inbox.nanos);
+        report.pools = std::mem::take(&mut inbox.pools);
+        Ok((result, report))
+    }
+
+    /// Commits as far as the results allow, then sleeps until woken through `wakes`, until the
+    /// commit is over or `stop` says to return.
+    fn commit_when_woken(&self, wakes: &Condvar, mut stop: impl FnMut() -> bool) {
+        loop {
+            let seen = self.lock_inbox().events;
+            if self.advance(&mut self.lock_driver(), usize::MAX) || stop() {
+                return;
+            }
+            let inbox = self.lock_inbox();
+            drop(
+                wakes
+                    .wait_while(inbox, |inbox| inbox.events == seen)
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+        }
+    }
+
+    /// Commits up to `limit` transactions as far as the delivered results allow, unless
+    /// someone else is committing; then that one is woken, since it may have passed this
+    /// result's turn already.
+    fn drive(&self, limit: usize) {
+        match self.driver.try_lock() {
+            Ok(mut driver) => {
+                self.advance(&mut driver, limit);
+            }
+            Err(std::sync::TryLockError::Poisoned(e)) => {
+                self.advance(&mut e.into_inner(), limit);
+            }
+            Err(std::sync::TryLockError::WouldBlock) => self.wake(&mut self.lock_inbox()),
+        }
+    }
+
+    /// Advances the cursor by up to `limit` transactions; returns `true` when the commit is
+    /// over (done or failed), and then wakes the committer to hand the block out.
+    fn advance(&self, driver: &mut Driver, limit: usize) -> bool {
+        let over = match (&driver.failed, driver.cursor.as_mut()) {
+            (None, Some(cursor)) => {
+                match cursor.advance(&self.block, &mut Delivered(self), limit) {
+                    Ok(done) => done,
+                    Err(error) => {
+                        driver.failed = Some(error);
+                        self.stopped.store(true, Ordering::Relaxed);
+                        true
+                    }
+                }
+            }
+            _ => return true,
+        };
+        if over {
+            let mut inbox = self.lock_inbox();
+            inbox.events += 1;
+            self.to_committer.notify_all();
+            self.to_helpers.notify_all();
+        }
+        over
+    }
+
+    /// Wakes whoever commits when the caller does not: helping pools if any, else the
+    /// committer.
+    fn wake(&self, inbox: &mut Inbox) {
+        inbox.events += 1;
+        if inbox.helpers > 0 {
+            self.to_helpers.notify_all();
+        } else {
+            self.to_committer.notify_all();
+        }
+    }
+
+    fn lock_inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_driver(&self) -> MutexGuard<'_, Driver> {
+        self.driver.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The results delivered to a [`LiveCommit`] so far.
+struct Delivered<'a>(&'a LiveCommit);
+
+impl Speculation for Delivered<'_> {
+    fn next(&mut self, i: usize) -> Next {
+        let mut inbox = self.0.lock_inbox();
+        if inbox.seen[i] {
+            Next::Ready(inbox.results[i].take())
+        } else if inbox.closed {
+            Next::Ready(None)
+        } else {
+            Next::Pending
+        }
+    }
+
+    /// Pools stop at their next delivery; queued work is not sent.
     fn abandon(&mut self) -> bool {
-        self.results = None;
+        self.0.stopped.store(true, Ordering::Relaxed);
         true
     }
-}
-
-/// Commits a block while its speculative results still arrive, in any order, on `results`.
-///
-/// Transaction `i` is committed as soon as its result (or, once every sender is gone, its
-/// absence) is known, so the commit trails the pools instead of following them.
-pub fn ordered_commit_streaming(
-    block: &Block,
-    base: Arc<State>,
-    results: mpsc::Receiver<SpeculativeTx>,
-) -> Result<(BlockResult, CommitReport)> {
-    let n = block.txs.len();
-    let mut source = Streamed {
-        results: Some(results),
-        arrived: vec![None; n],
-        seen: vec![false; n],
-        nanos: vec![0; n],
-        pools: vec![None; n],
-    };
-    let (result, mut report) = commit_with(block, base, &mut source)?;
-    report.speculative_nanos = source.nanos;
-    report.pools = source.pools;
-    Ok((result, report))
-}
-
-/// The commit loop over the speculative results of `source`.
-fn commit_with(
-    block: &Block,
-    base: Arc<State>,
-    source: &mut impl Speculation,
-) -> Result<(BlockResult, CommitReport)> {
-    let beneficiary = block.env.beneficiary();
-    let spec = block.env.spec;
-    let mut executor = TxExecutor::new(&block.env, Overlay::new(base));
-    let mut outcomes = Vec::with_capacity(block.txs.len());
-    let mut report = CommitReport {
-        reexecuted: Vec::with_capacity(block.txs.len()),
-        ..CommitReport::default()
-    };
-    let mut cumulative = 0u64;
-    let mut misses = 0usize;
-    let mut receipts = Vec::with_capacity(block.txs.len());
-    let mut root = block
-        .receipts_root_checkable()
-        .then(ReceiptRootBuilder::default);
-    for tx in &block.txs {
-        check_gas_pool(block, tx.index, cumulative)?;
-        let candidate = match report.abandoned_at {
-            None => source.next(tx.index),
-            Some(_) => None,
-        };
-        let started = Instant::now();
-        let valid = match candidate {
-            Some(Ok(outcome)) if validate(&outcome.reads, executor.state()) => Some(outcome),
-            Some(Ok(outcome)) => rebase_on_beneficiary(tx, outcome, executor.state(), beneficiary),
-            _ => None,
-        };
-        let reexecuted = valid.is_none();
-        let outcome = match valid {
-            Some(outcome) => outcome,
-            None => executor
-                .execute(&tx.env)
-                .map_err(|(failure, _)| failure.at(tx.index, tx.hash))?,
-        };
-        let state = executor.state_mut();
-        state.apply(&outcome.writes);
-        state.credit_fee(beneficiary, outcome.fee, spec);
-        let nanos = started.elapsed().as_nanos() as u64;
-        if reexecuted {
-            report.reexecute_nanos += nanos;
-            report.reexecuted_gas += outcome.gas_used;
-        } else {
-            report.validate_nanos += nanos;
-        }
-        report.reexecuted.push(reexecuted);
-        misses += usize::from(reexecuted);
-        let committed = report.reexecuted.len();
-        if report.abandoned_at.is_none()
-            && committed >= ABANDON_AFTER
-            && misses as f64 >= ABANDON_MISS_SHARE * committed as f64
-            && source.abandon()
-        {
-            report.abandoned_at = Some(committed);
-        }
-        cumulative += outcome.gas_used;
-        // Receipts and their root grow with the commit, while the pools still run.
-        let receipt = receipt(tx.env.tx_type, &outcome, cumulative);
-        if let Some(root) = &mut root {
-            root.push(&receipt);
-        }
-        receipts.push(receipt);
-        outcomes.push(outcome);
-    }
-    let post_state = executor.into_state();
-    let root = root.map(ReceiptRootBuilder::finish);
-    Ok((
-        BlockResult::from_parts(outcomes, receipts, root, post_state),
-        report,
-    ))
 }

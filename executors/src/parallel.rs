@@ -3,13 +3,12 @@
 use crate::{
     balance::{PoolStatus, Rng, p2c},
     block::Block,
-    commit::{CommitReport, ordered_commit_streaming},
+    commit::{CommitReport, LiveCommit},
     cost::{CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, estimated_cost},
     error::Result,
     execute::TxOutcome,
     pool::{
-        BatchRequest, BatchResponse, InProcessPool, PoolError, ResultSink, SpeculativeTx,
-        StateCatalog, StateId,
+        BatchRequest, BatchResponse, InProcessPool, PoolError, ResultSink, StateCatalog, StateId,
     },
     router::{RouteInput, Router, Routing},
     sequential::BlockResult,
@@ -22,7 +21,6 @@ use std::{
     sync::{
         Arc, Mutex,
         atomic::{AtomicU32, Ordering},
-        mpsc,
     },
     time::Instant,
 };
@@ -337,12 +335,16 @@ where
 
         self.declined.store(0, Ordering::Relaxed);
         let state = self.catalog.register(base.clone());
-        let (sink, results) = std::sync::mpsc::channel();
+        let live = LiveCommit::new(block.clone(), base.clone());
         let commit = {
-            let (block, base) = (block.clone(), base.clone());
-            tokio::task::spawn_blocking(move || ordered_commit_streaming(&block, base, results))
+            let live = live.clone();
+            tokio::task::spawn_blocking(move || live.finish())
         };
-        let dispatch = self.dispatch(block, state, &routing, &costs, sink);
+        let dispatch = async {
+            let dispatched = self.dispatch(block, state, &routing, &costs, &live).await;
+            live.close();
+            dispatched
+        };
         let (dispatched, commit) = tokio::join!(dispatch, commit);
         self.catalog.remove(state);
         let before_commit_nanos = dispatched
@@ -430,38 +432,38 @@ where
         self.costs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends the routed work to the pools and forwards what non-streaming pools answer into
-    /// the commit's stream. Pinned routings send one batch per pool; otherwise work units go
+    /// Sends the routed work to the pools and delivers what non-streaming pools answer to the
+    /// commit. Pinned routings send one batch per pool; otherwise work units go
     /// to pools with a free slot, largest first, chosen by power of two choices over load.
     /// Pools that are down get nothing: a pinned batch of theirs moves whole (its groups stay
     /// together) to a live pool. A failed pool takes no more work in this block, and its unit
     /// is re-dispatched once to another pool; whatever never arrives, the commit executes
-    /// locally.
+    /// locally. Once the commit has stopped (abandoned speculation), queued work is dropped.
     async fn dispatch(
         &self,
         block: &Arc<Block>,
         state: StateId,
         routing: &Routing,
         costs: &[u64],
-        sink: mpsc::Sender<SpeculativeTx>,
+        live: &Arc<LiveCommit>,
     ) -> Dispatched {
         let n = self.pools.len();
         let call = |pool: usize, txs: Vec<usize>, retried: bool| {
-            let sink = sink.clone();
+            let live = live.clone();
             let request = BatchRequest {
                 state,
                 block: block.clone(),
                 txs: txs.clone(),
-                stream: Some(ResultSink(sink.clone())),
+                stream: Some(ResultSink(live.clone())),
             };
             let service = self.pools[pool].clone();
             async move {
-                let response = service.oneshot(request).await;
+                let mut response = service.oneshot(request).await;
                 // A pool that does not stream (a remote one) answers with its results at once.
-                if let Ok(response) = &response {
-                    for tx in &response.results {
-                        let _ = sink.send(tx.clone());
-                    }
+                if let Ok(response) = &mut response
+                    && !response.results.is_empty()
+                {
+                    live.deliver(std::mem::take(&mut response.results), false);
                 }
                 (pool, txs, retried, response)
             }
@@ -494,6 +496,9 @@ where
             finished: Instant::now(),
         };
         loop {
+            if live.is_stopped() {
+                queue.clear();
+            }
             // Fill free slots of live pools, two random choices at a time.
             while !queue.is_empty() {
                 let free: Vec<usize> = (0..n)

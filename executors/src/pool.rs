@@ -8,6 +8,7 @@
 use crate::{
     balance::PoolStatus,
     block::Block,
+    commit::LiveCommit,
     execute::{ExecFailure, TxExecutor, TxOutcome},
     state::{Overlay, State},
 };
@@ -38,16 +39,16 @@ pub struct BatchRequest {
     pub block: Arc<Block>,
     /// Block indices to execute, ascending.
     pub txs: Vec<usize>,
-    /// In process only: where to send each result as soon as it exists, so the commit can run
-    /// behind the pools instead of after them. Results sent here are not repeated in the
-    /// response.
+    /// In process only: the block's commit, to deliver each result to as soon as it exists
+    /// and to drive between chunks, so the commit runs behind the pools instead of after them.
+    /// Results delivered here are not repeated in the response.
     #[serde(skip)]
     pub stream: Option<ResultSink>,
 }
 
-/// The sending side of a stream of speculative results.
+/// Where an in-process pool delivers its results: the block's live commit.
 #[derive(Debug, Clone)]
-pub struct ResultSink(pub mpsc::Sender<SpeculativeTx>);
+pub struct ResultSink(pub Arc<LiveCommit>);
 
 /// One speculative execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +69,7 @@ pub struct SpeculativeTx {
 pub struct BatchResponse {
     /// Speculative results, ascending by index.
     pub results: Vec<SpeculativeTx>,
-    /// Time the pool spent on the batch, in nanoseconds.
+    /// Time the pool spent executing the batch, in nanoseconds (driving the commit excluded).
     pub busy_nanos: u64,
 }
 
@@ -153,9 +154,9 @@ impl StateCatalog {
     }
 }
 
-/// Most streamed results held back before they are sent to the commit.
+/// Most streamed results held back before they are delivered to the commit.
 const STREAM_CHUNK_TXS: usize = 8;
-/// Execution time after which held-back results are sent regardless of their number.
+/// Execution time after which held-back results are delivered regardless of their number.
 const STREAM_CHUNK_NANOS: u64 = 50_000;
 
 /// Executes a batch speculatively on `base` plus the batch's own writes. Shared by in-process
@@ -177,10 +178,13 @@ pub fn execute_batch(
     let beneficiary = block.env.beneficiary();
     let mut executor = TxExecutor::new(&block.env, Overlay::new(base));
     let mut results = Vec::with_capacity(txs.len());
-    // Streamed results go out in small chunks: each send may wake the committer, and a wake per
-    // transaction costs more than a cheap transaction. Slow transactions flush at once.
+    // Streamed results go out in small chunks, each followed by driving the commit: per
+    // transaction, the locking would cost more than a cheap transaction. Slow transactions
+    // flush at once.
     let mut chunk = Vec::with_capacity(STREAM_CHUNK_TXS);
     let mut chunk_nanos = 0;
+    // Time spent delivering and driving the commit: commit work, not this batch's execution.
+    let mut delivering = std::time::Duration::ZERO;
     for (position, &index) in txs.iter().enumerate() {
         let tx_started = Instant::now();
         let outcome = executor.execute(&block.txs[index].env).map_err(|(e, _)| e);
@@ -205,9 +209,12 @@ pub fn execute_batch(
             || chunk_nanos >= STREAM_CHUNK_NANOS
             || position + 1 == txs.len()
         {
-            // A closed stream means the commit no longer wants results (it abandoned
-            // speculation, or failed): stop, freeing the core.
-            if chunk.drain(..).any(|result| sink.0.send(result).is_err()) {
+            // The commit may want no more results (it abandoned speculation, or failed): stop,
+            // freeing the core.
+            let delivered = Instant::now();
+            let wanted = sink.0.deliver(chunk.drain(..), true);
+            delivering += delivered.elapsed();
+            if !wanted {
                 break;
             }
             chunk_nanos = 0;
@@ -215,7 +222,7 @@ pub fn execute_batch(
     }
     Ok(BatchResponse {
         results,
-        busy_nanos: started.elapsed().as_nanos() as u64,
+        busy_nanos: started.elapsed().saturating_sub(delivering).as_nanos() as u64,
     })
 }
 
@@ -249,7 +256,8 @@ impl InProcessPool {
             .name(format!("pool-{id}"))
             .spawn(move || {
                 pin_to_core(id);
-                for Job { request, reply } in queue {
+                let mut next = None;
+                while let Some(Job { request, reply }) = next.take().or_else(|| queue.recv().ok()) {
                     let response = match catalog.get(request.state) {
                         Some(base) => execute_batch(
                             id,
@@ -265,6 +273,15 @@ impl InProcessPool {
                     };
                     // The caller may have given up; nothing to do then.
                     let _ = reply.send(response);
+                    // Free now: commit on this core rather than let it idle, until new work.
+                    if let Some(ResultSink(live)) = &request.stream {
+                        live.help(|| {
+                            if next.is_none() {
+                                next = queue.try_recv().ok();
+                            }
+                            next.is_some()
+                        });
+                    }
                 }
             })?;
         Ok(Self {
@@ -319,7 +336,12 @@ impl tower::Service<BatchRequest> for InProcessPool {
 
     fn call(&mut self, request: BatchRequest) -> Self::Future {
         let (reply, response) = oneshot::channel();
+        let live = request.stream.clone();
         let sent = self.jobs.send(Job { request, reply });
+        // Only now that the job is queued: a pool helping the commit checks its queue when woken.
+        if let Some(ResultSink(live)) = live {
+            live.work_sent();
+        }
         let id = self.id;
         let in_flight = InFlight::start(&self.in_flight);
         Box::pin(async move {

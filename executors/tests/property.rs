@@ -156,3 +156,76 @@ proptest! {
         prop_assert!(mismatches.is_empty(), "{} on {pools} pools: {mismatches:?}", router.name());
     }
 }
+
+/// Each transaction executed alone on the pre-state: stale wherever an earlier one wrote what it
+/// reads.
+fn alone_on_prestate(
+    block: &switchyard_executors::Block,
+    base: &Arc<switchyard_executors::State>,
+) -> Vec<Result<switchyard_executors::TxOutcome, switchyard_executors::ExecFailure>> {
+    block
+        .txs
+        .iter()
+        .map(|tx| {
+            let state = switchyard_executors::Overlay::new(base.clone());
+            switchyard_executors::TxExecutor::new(&block.env, state)
+                .execute(&tx.env)
+                .map_err(|(e, _)| e)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The live commit is exact whoever delivers, in whatever order, driving or not, with
+    /// results missing, stale or repeated, and with a committer finishing concurrently.
+    #[test]
+    fn live_commit_is_exact_under_any_delivery(
+        (accounts, ops, _, producers, seed) in scenario(),
+        drop_every in 2..7usize,
+    ) {
+        use switchyard_executors::{commit::LiveCommit, pool::SpeculativeTx};
+        let (block, state) = build(accounts, &ops);
+        let block = Arc::new(block);
+        let base = Arc::new(state);
+        let reference = execute_sequential(&block, base.clone()).expect("sequential").result;
+        let speculative = alone_on_prestate(&block, &base);
+        let live = LiveCommit::new(block.clone(), base);
+        // Producer p delivers every index congruent to p, in reverse, one at a time; one in
+        // `drop_every` never arrives, and producer 0 repeats its first delivery.
+        let committer = {
+            let live = live.clone();
+            std::thread::spawn(move || live.finish())
+        };
+        // Once every producer has delivered, the leader closes (as dispatch does once every
+        // pool answered), then all help (as free pools do).
+        let delivered = std::sync::Barrier::new(producers);
+        std::thread::scope(|scope| {
+            for p in 0..producers {
+                let (live, speculative, delivered) = (&live, &speculative, &delivered);
+                scope.spawn(move || {
+                    let mine: Vec<usize> = (0..speculative.len())
+                        .rev()
+                        .filter(|i| i % producers == p && (i + seed as usize) % drop_every != 0)
+                        .collect();
+                    for (k, &index) in mine.iter().enumerate() {
+                        let tx = SpeculativeTx { index, pool: p, nanos: 1, outcome: speculative[index].clone() };
+                        let repeats = if p == 0 && k == 0 { 2 } else { 1 };
+                        for _ in 0..repeats {
+                            live.deliver([tx.clone()], (index + p) % 2 == 0);
+                        }
+                    }
+                    if delivered.wait().is_leader() {
+                        live.close();
+                    }
+                    live.help(|| false);
+                });
+            }
+        });
+        let (result, report) = committer.join().expect("committer").expect("commit");
+        let mismatches = check::against_reference(&reference, &result);
+        prop_assert!(mismatches.is_empty(), "{producers} producers: {mismatches:?}");
+        prop_assert_eq!(report.reexecuted.len(), block.txs.len());
+    }
+}
