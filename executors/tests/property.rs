@@ -207,7 +207,7 @@ proptest! {
                 scope.spawn(move || {
                     let mine: Vec<usize> = (0..speculative.len())
                         .rev()
-                        .filter(|i| i % producers == p && (i + seed as usize) % drop_every != 0)
+                        .filter(|i| i % producers == p && !(i + seed as usize).is_multiple_of(drop_every))
                         .collect();
                     for (k, &index) in mine.iter().enumerate() {
                         let tx = SpeculativeTx { index, pool: p, nanos: 1, outcome: speculative[index].clone() };
