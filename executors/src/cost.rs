@@ -93,10 +93,10 @@ impl Prediction {
 pub struct CostModel {
     /// Sequential nanoseconds per unit of estimated cost.
     pub sequential_ns_per_cost: Ewma,
-    /// Pool nanoseconds per unit of estimated cost (pools share cores with the committer).
+    /// Pool nanoseconds per unit of estimated cost, executing only (driving the commit excluded).
     pub pool_ns_per_cost: Ewma,
-    /// Wall time of a parallel block beyond routing and its busiest pool: dispatch, wake-ups
-    /// and the commit's tail after the last pool.
+    /// Wall time of a parallel block beyond routing and its busiest pool's execution: dispatch,
+    /// wake-ups, the commit work the pools do between chunks, and the commit's tail.
     pub overhead_ns: Ewma,
     /// Routing time per transaction (estimated costs, the router, packing): paid before the
     /// decision after routing, so it counts only in [`CostModel::hopeless`].

@@ -290,7 +290,8 @@ where
                 .hopeless(total_cost, live, block.txs.len());
             hopeless.filter(|f| !self.probe_due(f))
         } else {
-            None
+            // Even without the fallback, nothing to split is not split.
+            (block.txs.len() < 2).then_some(Fallback::Trivial)
         };
         if let Some(fallback) = hopeless {
             let declined = Declined {

@@ -353,9 +353,9 @@ impl tower::Service<BatchRequest> for InProcessPool {
 }
 
 /// Pins the calling pool thread to core `id mod cores`. Left to the scheduler, a pool thread
-/// and the committer it wakes tend to share one core while the other idles (wake-affine
-/// placement); pinned, the 42 shared mainnet blocks ran 10–15% faster on 2 cores. Best effort:
-/// where affinity cannot be set, the pool runs unpinned.
+/// and a thread it wakes tend to share one core while the other idles (wake-affine placement);
+/// pinned, the 42 shared mainnet blocks ran 10–15% faster on 2 cores (with the separate
+/// committer of the time). Best effort: where affinity cannot be set, the pool runs unpinned.
 fn pin_to_core(id: usize) {
     if let Some(cores) = core_affinity::get_core_ids().filter(|c| !c.is_empty()) {
         let pinned = core_affinity::set_for_current(cores[id % cores.len()]);
