@@ -101,6 +101,21 @@ struct Dispatched {
     finished: Instant,
 }
 
+/// The end of a block's dispatch, whether it ran to completion or its future was dropped: no
+/// more results will come, and the pools no longer need the block's pre-state.
+struct DispatchDone<'a> {
+    live: &'a LiveCommit,
+    catalog: &'a StateCatalog,
+    state: StateId,
+}
+
+impl Drop for DispatchDone<'_> {
+    fn drop(&mut self) {
+        self.live.close();
+        self.catalog.remove(self.state);
+    }
+}
+
 /// Executes blocks across pools with an exact ordered commit.
 #[derive(Debug)]
 pub struct ParallelExecutor<P = InProcessPool> {
@@ -342,12 +357,16 @@ where
             tokio::task::spawn_blocking(move || live.finish())
         };
         let dispatch = async {
-            let dispatched = self.dispatch(block, state, &routing, &costs, &live).await;
-            live.close();
-            dispatched
+            // Also run if this future is dropped midway: pools helping the commit wait for the
+            // close, and the catalog would keep the state.
+            let _done = DispatchDone {
+                live: &live,
+                catalog: &self.catalog,
+                state,
+            };
+            self.dispatch(block, state, &routing, &costs, &live).await
         };
         let (dispatched, commit) = tokio::join!(dispatch, commit);
-        self.catalog.remove(state);
         let before_commit_nanos = dispatched
             .finished
             .saturating_duration_since(started)

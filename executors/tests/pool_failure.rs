@@ -126,3 +126,38 @@ async fn failed_pools_never_change_the_result() {
         assert!(failures > 0, "{name}: no pool failure was exercised");
     }
 }
+
+/// A block whose future is dropped while the pools execute it (a caller's timeout, a shutdown)
+/// must not strand them: pools that finished their batch help the commit until dispatch ends,
+/// and the end of dispatch is signalled on drop too. The next block then runs as usual.
+#[tokio::test(flavor = "current_thread")]
+async fn a_dropped_block_leaves_the_pools_working() {
+    use switchyard_executors::synthetic::p2p_block;
+    let executor = ParallelExecutor::in_process(2)
+        .expect("pools")
+        .without_fallback();
+    // Transfers among many accounts make many small groups: `contract` sends them as work units,
+    // one per free pool at a time, so after the first poll most units are still queued and
+    // their results can only come from the commit, once dispatch has ended.
+    let (block, state) = p2p_block(10_000, 4_000, 11);
+    let (block, state) = (Arc::new(block), Arc::new(state));
+    let contract = router::by_name("contract").expect("router");
+    {
+        // One poll sends the first units to the pools; then the future is dropped.
+        let run = executor.execute(&block, state.clone(), contract.as_ref(), None);
+        let mut run = std::pin::pin!(run);
+        let mut context = Context::from_waker(std::task::Waker::noop());
+        assert!(run.as_mut().poll(&mut context).is_pending());
+    }
+    let reference = execute_sequential(&block, state.clone()).expect("sequential");
+    // Generous: the block takes milliseconds; a stranded pool would hang it forever.
+    let run = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        executor.execute(&block, state, contract.as_ref(), None),
+    )
+    .await
+    .expect("the pools are not stranded")
+    .expect("execute");
+    let mismatches = check::against_reference(&reference.result, &run.result);
+    assert!(mismatches.is_empty(), "{mismatches:?}");
+}
