@@ -4,6 +4,7 @@
 //! of what this process measured (seeded by a calibration run). A block goes parallel only when
 //! the predicted speedup, from its routing and these costs, clears `min_speedup`.
 
+use revm::primitives::hardfork::SpecId;
 use serde::Serialize;
 
 /// The estimated cost of a transaction before it runs, in gas units: 21,000 for a plain
@@ -70,6 +71,9 @@ pub enum Fallback {
         /// The predicted speedup.
         predicted_speedup: f64,
     },
+    /// Nothing predicts this block yet: no execution rate is measured for its fork. Running it
+    /// sequentially measures one.
+    Unmeasured,
 }
 
 /// A prediction for one block.
@@ -108,6 +112,10 @@ pub struct CostModel {
     pub reexecuted_share: Ewma,
     /// Required predicted speedup to go parallel.
     pub min_speedup: f64,
+    /// The fork the per-cost rates were measured on. Gas repricings (EIP-150, EIP-1884,
+    /// EIP-2929, ...) change how much time a unit of gas takes, several times over across
+    /// mainnet's history, so a block of another fork restarts them ([`CostModel::enter_fork`]).
+    pub fork: Option<SpecId>,
 }
 
 impl Default for CostModel {
@@ -121,11 +129,23 @@ impl Default for CostModel {
             reexecuted_share: Ewma::new(0.2),
             // A margin for misprediction: gas limits estimate execution time poorly.
             min_speedup: 1.25,
+            fork: None,
         }
     }
 }
 
 impl CostModel {
+    /// Takes note of the fork of the next block. On a change of fork the per-cost rates restart
+    /// (the overheads, per transaction or per block, stay), and until the new fork's first
+    /// block has been measured every decision is [`Fallback::Unmeasured`].
+    pub fn enter_fork(&mut self, fork: SpecId) {
+        if self.fork.is_some_and(|known| known != fork) {
+            self.sequential_ns_per_cost = Ewma::new(self.sequential_ns_per_cost.alpha);
+            self.pool_ns_per_cost = Ewma::new(self.pool_ns_per_cost.alpha);
+        }
+        self.fork = Some(fork);
+    }
+
     /// Predicts sequential and parallel time for a routed block: the busiest pool plus the
     /// fixed overhead.
     ///
@@ -151,7 +171,9 @@ impl CostModel {
         if pools < 2 || txs < 2 {
             return Some(Fallback::Trivial);
         }
-        let seq = self.sequential_ns_per_cost.get()?;
+        let Some(seq) = self.sequential_ns_per_cost.get() else {
+            return self.unmeasured();
+        };
         let pool = self.pool_ns_per_cost.get().unwrap_or(seq);
         let best = Prediction {
             sequential_nanos: total_cost as f64 * seq,
@@ -174,10 +196,19 @@ impl CostModel {
                 busiest_share: plan.makespan_cost as f64 / plan.total_cost.max(1) as f64,
             });
         }
-        let prediction = self.predict(plan.total_cost, plan.makespan_cost)?;
+        let Some(prediction) = self.predict(plan.total_cost, plan.makespan_cost) else {
+            return self.unmeasured();
+        };
         (prediction.speedup() < self.min_speedup).then(|| Fallback::NotWorthIt {
             predicted_speedup: prediction.speedup(),
         })
+    }
+
+    /// The decision without a measured rate: sequential once a fork is known (its first block
+    /// measures the rate); parallel for a model that was never told of any block (tests that
+    /// decide nothing from costs).
+    fn unmeasured(&self) -> Option<Fallback> {
+        self.fork.is_some().then_some(Fallback::Unmeasured)
     }
 
     /// Learns from a sequential execution.
@@ -302,6 +333,29 @@ mod tests {
             ..Default::default()
         });
         model
+    }
+
+    #[test]
+    fn a_new_fork_is_measured_sequentially_before_anything_is_predicted() {
+        let mut model = measured(550_000, 0);
+        model.enter_fork(SpecId::CANCUN);
+        let big = plan(2, 10_000_000, 5_000_000, 1000);
+        assert_eq!(model.fallback(&big), None);
+        // The same fork keeps its rates.
+        model.enter_fork(SpecId::CANCUN);
+        assert_eq!(model.fallback(&big), None);
+        // Another fork restarts them: nothing is predicted until one of its blocks is measured,
+        // and the per-block overhead survives.
+        model.enter_fork(SpecId::BYZANTIUM);
+        assert_eq!(model.fallback(&big), Some(Fallback::Unmeasured));
+        assert_eq!(
+            model.hopeless(10_000_000, 2, 1000),
+            Some(Fallback::Unmeasured)
+        );
+        assert!(model.overhead_ns.get().is_some());
+        model.observe_sequential(10_000_000, 10_000_000);
+        assert_eq!(model.fallback(&big), None);
+        assert_eq!(model.hopeless(10_000_000, 2, 1000), None);
     }
 
     #[test]

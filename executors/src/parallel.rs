@@ -238,6 +238,7 @@ where
             let (block, state) = synthetic::independent_transfers(txs);
             let block = Arc::new(block);
             let base = Arc::new(state);
+            self.lock_costs().enter_fork(block.env.spec);
             let started = Instant::now();
             let reference = crate::execute_sequential(&block, base.clone())?;
             let cost: u64 = block
@@ -298,6 +299,7 @@ where
             .map(|tx| estimated_cost(tx, base.as_ref()))
             .collect();
         let total_cost: u64 = costs.iter().sum();
+        self.lock_costs().enter_fork(block.env.spec);
         // A block too small to win even with perfect routing is not routed at all.
         let hopeless = if may_fall_back {
             let hopeless = self

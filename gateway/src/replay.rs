@@ -591,6 +591,7 @@ fn fallback_name(f: &Fallback) -> String {
         Fallback::Trivial => "trivial".into(),
         Fallback::Serial { busiest_share } => format!("serial({:.0}%)", busiest_share * 100.0),
         Fallback::NotWorthIt { predicted_speedup } => format!("predicted {predicted_speedup:.2}x"),
+        Fallback::Unmeasured => "unmeasured".into(),
     }
 }
 

@@ -300,7 +300,7 @@ impl Metrics {
                 IntCounterVec::new(
                     Opts::new(
                         "switchyard_block_fallbacks_total",
-                        "Blocks run sequentially instead of across pools, by reason (trivial, serial, not_worth_it).",
+                        "Blocks run sequentially instead of across pools, by reason (trivial, serial, not_worth_it, unmeasured).",
                     ),
                     &["reason"],
                 )?,
@@ -633,7 +633,7 @@ impl Metrics {
         for mode in ["parallel", "sequential"] {
             m.blocks.with_label_values(&[mode]);
         }
-        for reason in ["trivial", "serial", "not_worth_it"] {
+        for reason in ["trivial", "serial", "not_worth_it", "unmeasured"] {
             m.fallbacks.with_label_values(&[reason]);
         }
         for reason in ["invalid_at_execution", "stale"] {

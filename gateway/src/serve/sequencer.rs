@@ -230,6 +230,7 @@ fn record(
             switchyard_executors::cost::Fallback::Trivial => "trivial",
             switchyard_executors::cost::Fallback::Serial { .. } => "serial",
             switchyard_executors::cost::Fallback::NotWorthIt { .. } => "not_worth_it",
+            switchyard_executors::cost::Fallback::Unmeasured => "unmeasured",
         };
         m.fallbacks.with_label_values(&[reason]).inc();
     }
