@@ -16,6 +16,7 @@ use crate::{
     synthetic,
 };
 use futures_util::{StreamExt, stream::FuturesUnordered};
+use revm::primitives::hardfork::SpecId;
 use std::{
     collections::VecDeque,
     sync::{
@@ -227,15 +228,30 @@ where
 
     /// Seeds the cost model by running a synthetic block both ways, so the first real block is
     /// already decided from measurements. The block has no conflicts: it measures overheads,
-    /// and leaves the re-executed share to be learned from real blocks.
+    /// and leaves the re-executed share to be learned from real blocks. Its fork is that of
+    /// the synthetic blocks; [`Self::calibrate_for`] measures on another.
     pub async fn calibrate(&self) -> Result<()> {
+        self.calibrate_on(None).await
+    }
+
+    /// [`Self::calibrate`] on blocks of `fork`, the fork of the blocks to come, so that their
+    /// first one is decided from a measured rate (rates are kept per fork).
+    pub async fn calibrate_for(&self, fork: SpecId) -> Result<()> {
+        self.calibrate_on(Some(fork)).await
+    }
+
+    async fn calibrate_on(&self, fork: Option<SpecId>) -> Result<()> {
         crate::execute::warm_up_precompiles();
         // A large block teaches throughput, then a small one the fixed overhead of going
         // parallel at all (thread wake-ups, dispatch, the commit's tail), which is what decides
         // small blocks. The first runs of each also pay for cold threads and caches; the
         // averages forget them.
         for (txs, runs) in [(512, 4), (32, 8)] {
-            let (block, state) = synthetic::independent_transfers(txs);
+            let (mut block, state) = synthetic::independent_transfers(txs);
+            if let Some(fork) = fork {
+                // Plain transfers execute alike from Berlin on; only the rates' label changes.
+                block.env.spec = fork;
+            }
             let block = Arc::new(block);
             let base = Arc::new(state);
             self.lock_costs().enter_fork(block.env.spec);

@@ -266,10 +266,10 @@ pub async fn serve(
         // refine them.
         let probe = switchyard_executors::parallel::ParallelExecutor::in_process(executor.pools())
             .map_err(|e| ServeError::io("cannot start calibration pools", e))?;
-        probe.calibrate().await?;
+        probe.calibrate_for(block::SPEC).await?;
         executor.set_cost_model(probe.cost_model());
     } else {
-        executor.calibrate().await?;
+        executor.calibrate_for(block::SPEC).await?;
     }
     let pools = executor.pools();
     metrics.init_pools(pools);
