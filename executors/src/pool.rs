@@ -73,6 +73,10 @@ pub struct BatchResponse {
     pub busy_nanos: u64,
 }
 
+/// What every pool's `tower::Service::call` returns: the batch's response, boxed so that
+/// in-process, remote and test pools are one type to the dispatcher's callers.
+pub type BatchFuture = Pin<Box<dyn Future<Output = Result<BatchResponse, PoolError>> + Send>>;
+
 /// Why a pool could not serve a batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum PoolError {
@@ -327,7 +331,7 @@ impl Drop for InFlight {
 impl tower::Service<BatchRequest> for InProcessPool {
     type Response = BatchResponse;
     type Error = PoolError;
-    type Future = Pin<Box<dyn Future<Output = Result<BatchResponse, PoolError>> + Send>>;
+    type Future = BatchFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), PoolError>> {
         // The queue is unbounded; admission is bounded upstream by the block size.

@@ -3,7 +3,6 @@
 
 use std::{
     future::Future,
-    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -11,7 +10,7 @@ use switchyard_executors::{
     balance::PoolStatus,
     check, execute_sequential,
     parallel::ParallelExecutor,
-    pool::{BatchRequest, BatchResponse, InProcessPool, PoolError, StateCatalog},
+    pool::{BatchFuture, BatchRequest, BatchResponse, InProcessPool, PoolError, StateCatalog},
     router,
     synthetic::{BlockBuilder, COUNTER_CODE, account},
 };
@@ -40,7 +39,7 @@ impl PoolStatus for TestPool {
 impl Service<BatchRequest> for TestPool {
     type Response = BatchResponse;
     type Error = PoolError;
-    type Future = Pin<Box<dyn Future<Output = Result<BatchResponse, PoolError>> + Send>>;
+    type Future = BatchFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), PoolError>> {
         Poll::Ready(Ok(()))

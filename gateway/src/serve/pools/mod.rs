@@ -22,8 +22,6 @@ use super::{chain::Chain, config::Settings, metrics::Metrics};
 use prometheus::{IntCounterVec, IntGauge};
 use remote::{Remote, RemotePool};
 use std::{
-    future::Future,
-    pin::Pin,
     sync::{Arc, atomic::Ordering},
     task::{Context, Poll},
     time::Duration,
@@ -31,7 +29,7 @@ use std::{
 use switchyard_executors::{
     balance::{LoadEstimate, PoolStatus},
     parallel::ParallelExecutor,
-    pool::{BatchRequest, BatchResponse, InProcessPool, PoolError, StateCatalog},
+    pool::{BatchFuture, BatchRequest, BatchResponse, InProcessPool, PoolError, StateCatalog},
 };
 use sync::SyncFeed;
 use tokio::task::JoinHandle;
@@ -139,7 +137,7 @@ impl PoolStatus for Pool {
 impl tower::Service<BatchRequest> for Pool {
     type Response = BatchResponse;
     type Error = PoolError;
-    type Future = Pin<Box<dyn Future<Output = Result<BatchResponse, PoolError>> + Send>>;
+    type Future = BatchFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), PoolError>> {
         Poll::Ready(Ok(()))

@@ -8,8 +8,6 @@ use super::{
 };
 use crate::serve::config::RemoteSettings;
 use std::{
-    future::Future,
-    pin::Pin,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -20,7 +18,7 @@ use std::{
 use switchyard_executors::{
     Block,
     balance::{LoadEstimate, PoolStatus},
-    pool::{BatchRequest, BatchResponse, PoolError, StateCatalog},
+    pool::{BatchFuture, BatchRequest, BatchResponse, PoolError, StateCatalog},
     protocol::{BlockRef, ExecuteRequest, path},
 };
 use tokio::sync::{Notify, watch};
@@ -215,7 +213,7 @@ impl PoolStatus for RemotePool {
 impl tower::Service<BatchRequest> for RemotePool {
     type Response = BatchResponse;
     type Error = PoolError;
-    type Future = Pin<Box<dyn Future<Output = Result<BatchResponse, PoolError>> + Send>>;
+    type Future = BatchFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), PoolError>> {
         // Availability is the balancer's business (`PoolStatus`); every call is bounded by the
