@@ -4,6 +4,7 @@
 //! value. Writes are the state diff. The beneficiary's fee credit is neither; it travels beside
 //! them as a commutative delta (see [`crate::execute::TxOutcome::fee`]).
 
+pub use crate::observe::BalanceUses;
 use alloy_primitives::{Address, B256, U256};
 use revm::state::AccountInfo;
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,10 @@ pub struct ReadSet {
     pub storage: Vec<(Address, U256, U256)>,
     /// Block hashes read by BLOCKHASH.
     pub block_hashes: Vec<(u64, B256)>,
+    /// Which balances the execution depended on; `None` (from an executor that does not
+    /// record it) counts every balance as depended on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_uses: Option<Box<BalanceUses>>,
 }
 
 impl ReadSet {

@@ -11,12 +11,12 @@
 //! still deliver them, driven by the pools themselves.
 
 use crate::{
-    access::{AccountWrite, ReadSet},
+    access::{AccountSummary, AccountWrite, BalanceUses, ReadSet},
     block::{Block, BlockTx},
     error::Result,
     execute::{ExecFailure, TxExecutor, TxOutcome},
     pool::SpeculativeTx,
-    receipt::{ReceiptRootBuilder, receipt},
+    receipt::{ReceiptLeaves, receipt},
     sequential::{BlockResult, check_gas_pool},
     state::{Overlay, State, StateReader},
 };
@@ -67,19 +67,23 @@ pub fn is_plain_transfer(tx: &BlockTx, reads: &ReadSet) -> bool {
         && env.blob_hashes.is_empty()
 }
 
-/// Validates a plain transfer whose only stale read is the beneficiary's balance (a miner
-/// paying out from the fee recipient, or a payment to it) and shifts its beneficiary write by
-/// the difference. Returns the adjusted outcome, or `None` when it must be re-executed.
-fn rebase_on_beneficiary(
+/// Validates a result whose only stale reads are balances its outcome did not depend on, and
+/// shifts its writes of those balances by the difference: they were deltas. Returns the
+/// adjusted outcome, or `None` when it must be re-executed.
+///
+/// A balance may differ when the execution did not observe it ([`crate::observe`]: no
+/// `BALANCE`, no failed payment, every payment still covered), it is not the sender's (the
+/// up-front funds check sees it), and the account is not empty in either view (emptiness decides
+/// gas and EIP-161 clearing). A plain transfer may also differ on the beneficiary's balance when
+/// the beneficiary sends it and can still pay for it.
+fn rebase_balances(
     tx: &BlockTx,
     mut outcome: TxOutcome,
     state: &impl StateReader,
     beneficiary: Address,
 ) -> Option<TxOutcome> {
-    if !is_plain_transfer(tx, &outcome.reads) {
-        return None;
-    }
-    let mut seen_balance = None;
+    let plain = is_plain_transfer(tx, &outcome.reads);
+    let mut shifts: Vec<(Address, U256, U256)> = Vec::new();
     for (address, seen) in &outcome.reads.accounts {
         let now = state.summary(address);
         if now == *seen {
@@ -88,55 +92,87 @@ fn rebase_on_beneficiary(
         let (Some(seen), Some(now)) = (seen, now) else {
             return None;
         };
-        if *address != beneficiary || seen.nonce != now.nonce || seen.code_hash != now.code_hash {
+        if seen.nonce != now.nonce || seen.code_hash != now.code_hash {
             return None;
         }
-        seen_balance = Some((seen.balance, now.balance));
+        let delta = if plain && *address == beneficiary {
+            tx.sender != beneficiary || now.balance >= upfront_cost(tx)?
+        } else {
+            let uses = outcome.reads.balance_uses.as_ref()?;
+            is_delta(tx, uses, address, seen, &now)
+        };
+        if !delta {
+            return None;
+        }
+        shifts.push((*address, seen.balance, now.balance));
     }
-    let (seen, now) = seen_balance?;
-    let storage_ok = outcome
-        .reads
-        .storage
-        .iter()
-        .all(|(address, slot, value)| state.storage(address, slot) == *value);
-    if !storage_ok {
+    if shifts.is_empty() {
         return None;
     }
-    if tx.sender == beneficiary {
-        // The up-front check revm made against `seen` must also pass against `now`.
-        let env = &tx.env;
-        let max_cost = U256::from(env.gas_limit)
-            .checked_mul(U256::from(env.gas_price))?
-            .checked_add(env.value)?;
-        if now < max_cost {
-            return None;
-        }
+    let reads = &outcome.reads;
+    let exact = reads
+        .storage
+        .iter()
+        .all(|(address, slot, value)| state.storage(address, slot) == *value)
+        && reads
+            .block_hashes
+            .iter()
+            .all(|(number, seen)| state.block_hash(*number) == Some(*seen));
+    if !exact {
+        return None;
     }
     for (address, write) in &mut outcome.writes.accounts {
-        if *address != beneficiary {
+        let Some((_, seen, now)) = shifts.iter().find(|(a, _, _)| a == address) else {
             continue;
-        }
+        };
         let AccountWrite::Updated { info, .. } = write else {
             return None;
         };
-        info.balance = if info.balance >= seen {
+        info.balance = if info.balance >= *seen {
             now.checked_add(info.balance - seen)?
         } else {
             now.checked_sub(seen - info.balance)?
         };
     }
-    outcome
-        .reads
-        .accounts
-        .iter_mut()
-        .for_each(|(address, read)| {
-            if *address == beneficiary
-                && let Some(read) = read
-            {
-                read.balance = now;
-            }
-        });
+    for (address, read) in &mut outcome.reads.accounts {
+        if let (Some((_, _, now)), Some(read)) =
+            (shifts.iter().find(|(a, _, _)| a == address), read)
+        {
+            read.balance = *now;
+        }
+    }
     Some(outcome)
+}
+
+/// Returns `true` when `address`'s balance entered the outcome only as a delta, so a start
+/// at `now` instead of `seen` changes nothing else.
+fn is_delta(
+    tx: &BlockTx,
+    uses: &BalanceUses,
+    address: &Address,
+    seen: &AccountSummary,
+    now: &AccountSummary,
+) -> bool {
+    let empty =
+        |balance: U256| seen.nonce == 0 && seen.code_hash == KECCAK_EMPTY && balance.is_zero();
+    if *address == tx.sender || uses.observed(address) || empty(seen.balance) || empty(now.balance)
+    {
+        return false;
+    }
+    // Every payment out succeeded with `headroom` to spare; starting lower by more would fail one.
+    uses.headroom(address).is_none_or(|headroom| {
+        now.balance
+            .checked_add(headroom)
+            .is_none_or(|covered| covered >= seen.balance)
+    })
+}
+
+/// The most a transaction can cost its sender up front: gas limit at its price, plus value.
+fn upfront_cost(tx: &BlockTx) -> Option<U256> {
+    let env = &tx.env;
+    U256::from(env.gas_limit)
+        .checked_mul(U256::from(env.gas_price))?
+        .checked_add(env.value)
 }
 
 /// What the commit did beyond applying results.
@@ -237,7 +273,8 @@ struct CommitCursor {
     state: Option<Overlay>,
     outcomes: Vec<TxOutcome>,
     receipts: Vec<ReceiptEnvelope>,
-    root: Option<ReceiptRootBuilder>,
+    /// Shared with whoever helps hash it ([`LiveCommit`]).
+    root: Option<Arc<ReceiptLeaves>>,
     cumulative: u64,
     misses: usize,
     report: CommitReport,
@@ -252,7 +289,7 @@ impl CommitCursor {
             receipts: Vec::with_capacity(n),
             root: block
                 .receipts_root_checkable()
-                .then(ReceiptRootBuilder::default),
+                .then(|| Arc::new(ReceiptLeaves::new(n))),
             cumulative: 0,
             misses: 0,
             report: CommitReport {
@@ -308,7 +345,7 @@ impl CommitCursor {
             };
             let valid = match candidate {
                 Some(Ok(outcome)) if validate(&outcome.reads, committed) => Some(outcome),
-                Some(Ok(outcome)) => rebase_on_beneficiary(tx, outcome, committed, beneficiary),
+                Some(Ok(outcome)) => rebase_balances(tx, outcome, committed, beneficiary),
                 _ => None,
             };
             let reexecuted = valid.is_none();
@@ -348,10 +385,10 @@ impl CommitCursor {
                 report.abandoned_at = Some(committed);
             }
             self.cumulative += outcome.gas_used;
-            // Receipts and their root grow with the commit, while the pools still run.
+            // Receipts grow with the commit; idle threads hash their leaves.
             let receipt = receipt(tx.env.tx_type, &outcome, self.cumulative);
-            if let Some(root) = &mut self.root {
-                root.push(&receipt);
+            if let Some(root) = &self.root {
+                root.publish(&receipt);
             }
             self.receipts.push(receipt);
             self.outcomes.push(outcome);
@@ -363,7 +400,7 @@ impl CommitCursor {
     fn finish(self, block: &Block) -> (BlockResult, CommitReport) {
         debug_assert_eq!(self.outcomes.len(), block.txs.len());
         let post_state = self.state.expect("state is home between advances");
-        let root = self.root.map(ReceiptRootBuilder::finish);
+        let root = self.root.map(|root| root.root());
         (
             BlockResult::from_parts(self.outcomes, self.receipts, root, post_state),
             self.report,
@@ -395,6 +432,9 @@ pub struct LiveCommit {
     /// Wakes the committer: see [`Inbox::events`].
     to_committer: Condvar,
     driver: Mutex<Driver>,
+    /// The receipts root, hashed by pools and the committer while they wait (the cursor
+    /// publishes its leaves).
+    root: Option<Arc<ReceiptLeaves>>,
     /// Set once speculation is abandoned or the commit failed: pools stop at their next
     /// delivery, and the dispatcher sends no more work.
     stopped: AtomicBool,
@@ -431,6 +471,7 @@ impl LiveCommit {
     pub fn new(block: Arc<Block>, base: Arc<State>) -> Arc<Self> {
         let n = block.txs.len();
         let cursor = CommitCursor::new(&block, base);
+        let root = cursor.root.clone();
         Arc::new(Self {
             block,
             inbox: Mutex::new(Inbox {
@@ -448,6 +489,7 @@ impl LiveCommit {
                 cursor: Some(cursor),
                 failed: None,
             }),
+            root,
             stopped: AtomicBool::new(false),
         })
     }
@@ -493,10 +535,13 @@ impl LiveCommit {
     }
 
     /// Commits on the calling pool's thread until the block is committed or `has_work` says
-    /// the pool has work again. For a pool that finished its batch: its core would idle.
-    pub fn help(&self, has_work: impl FnMut() -> bool) {
+    /// the pool has work again, and hashes receipts whenever someone else commits or results
+    /// are awaited. For a pool that finished its batch: its core would idle.
+    pub fn help(&self, mut has_work: impl FnMut() -> bool) {
         self.lock_inbox().helpers += 1;
-        self.commit_when_woken(&self.to_helpers, has_work);
+        self.commit_when_woken(&self.to_helpers, true, &mut has_work);
+        // The committer assembles the root: share the leaves left with it.
+        while !has_work() && self.hash_receipts() {}
         let mut inbox = self.lock_inbox();
         inbox.helpers -= 1;
         // Whatever is left (or the finished block) is the committer's now.
@@ -521,7 +566,7 @@ impl LiveCommit {
     /// Runs the commit to the end and returns the block: commits whenever no pool is there to,
     /// and sleeps in between. Call once, from a thread that may block.
     pub fn finish(&self) -> Result<(BlockResult, CommitReport)> {
-        self.commit_when_woken(&self.to_committer, || false);
+        self.commit_when_woken(&self.to_committer, false, || false);
         let mut driver = self.lock_driver();
         if let Some(failed) = driver.failed.take() {
             return Err(failed);
@@ -535,12 +580,28 @@ impl LiveCommit {
     }
 
     /// Commits as far as the results allow, then sleeps until woken through `wakes`, until the
-    /// commit is over or `stop` says to return.
-    fn commit_when_woken(&self, wakes: &Condvar, mut stop: impl FnMut() -> bool) {
+    /// commit is over or `stop` says to return. With `hash`, receipts are hashed instead of
+    /// waiting for a busy driver, and before sleeping: only pools do that, since the committer
+    /// wakes while pools may still be executing and would take a core from them.
+    fn commit_when_woken(&self, wakes: &Condvar, hash: bool, mut stop: impl FnMut() -> bool) {
         loop {
             let seen = self.lock_inbox().events;
-            if self.advance(&mut self.lock_driver(), usize::MAX) || stop() {
+            let mut driver = match self.driver.try_lock() {
+                Ok(driver) => driver,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if hash && self.hash_receipts() && !stop() {
+                        continue;
+                    }
+                    self.lock_driver()
+                }
+            };
+            if self.advance(&mut driver, usize::MAX) || stop() {
                 return;
+            }
+            drop(driver);
+            if hash && self.hash_receipts() {
+                continue;
             }
             let inbox = self.lock_inbox();
             drop(
@@ -549,6 +610,12 @@ impl LiveCommit {
                     .unwrap_or_else(|e| e.into_inner()),
             );
         }
+    }
+
+    /// Hashes one chunk of committed receipts into the root's leaves; `false` when none is
+    /// ready.
+    fn hash_receipts(&self) -> bool {
+        self.root.as_ref().is_some_and(|root| root.hash_some())
     }
 
     /// Commits up to `limit` transactions as far as the delivered results allow, unless

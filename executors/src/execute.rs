@@ -11,6 +11,7 @@ use crate::{
     block::BlockEnvironment,
     capture::CaptureDb,
     error::{Error, StateError},
+    observe,
     state::StateReader,
 };
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, map::AddressMap};
@@ -203,8 +204,10 @@ impl<S: StateReader> TxExecutor<S> {
             .with_db(CaptureDb::new(state))
             .with_block(env.block.clone())
             .with_cfg(cfg_env(env));
+        let mut evm = ctx.build_mainnet();
+        observe::install(&mut evm.instruction);
         Self {
-            evm: ctx.build_mainnet(),
+            evm,
             spec: env.spec,
         }
     }
@@ -230,11 +233,13 @@ impl<S: StateReader> TxExecutor<S> {
     /// can still tell what the failure depended on.
     pub fn execute(&mut self, tx: &TxEnv) -> Result<TxOutcome, (ExecFailure, ReadSet)> {
         self.evm.ctx.set_tx(tx.clone());
-        let handler = DeferredFeeHandler::<S>::default();
-        let mut handler = handler;
+        let mut handler = DeferredFeeHandler::<S>::default();
+        observe::begin();
         let result = handler.run(&mut self.evm);
+        let balance_uses = observe::take();
         let state = self.evm.ctx.journal_mut().finalize();
-        let reads = self.evm.ctx.journaled_state.database.take_reads();
+        let mut reads = self.evm.ctx.journaled_state.database.take_reads();
+        reads.balance_uses = Some(Box::new(balance_uses));
         let result = match result {
             Ok(result) => result,
             Err(e) => return Err((e.into(), reads)),

@@ -11,6 +11,8 @@
 //! - [`access`]: read sets (with values), write sets and access keys.
 //! - [`capture`]: the `Database` wrapper that records every read.
 //! - [`execute`]: one transaction through revm with capture and a deferred beneficiary fee.
+//! - [`observe`]: which balances a transaction depended on, recorded by wrapped opcodes, so
+//!   the commit treats the others as deltas.
 //! - [`pool`]: executor pools as `tower::Service`s (in-process threads) and the batch protocol.
 //! - [`balance`]: what the dispatcher knows of a pool (up, load, slots) and power of two
 //!   choices between pools.
@@ -47,6 +49,7 @@ pub mod dag;
 pub mod error;
 pub mod execute;
 pub mod fixtures;
+pub mod observe;
 pub mod parallel;
 pub mod plain;
 pub mod pool;

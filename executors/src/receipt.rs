@@ -7,8 +7,14 @@
 use crate::{block::Block, execute::TxOutcome};
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType};
 use alloy_eips::Encodable2718;
-use alloy_primitives::B256;
-use alloy_trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles};
+use alloy_primitives::{B256, keccak256};
+use alloy_trie::{
+    EMPTY_ROOT_HASH, HashBuilder, Nibbles, nodes::LeafNodeRef, root::ordered_trie_root_with_encoder,
+};
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicUsize, Ordering},
+};
 
 /// The receipt of one transaction, given the block's gas used up to and including it.
 pub fn receipt(tx_type: u8, outcome: &TxOutcome, cumulative_gas_used: u64) -> ReceiptEnvelope {
@@ -44,52 +50,176 @@ pub fn receipts_root(block: &Block, receipts: &[ReceiptEnvelope]) -> Option<B256
         .then(|| alloy_consensus::proofs::calculate_receipt_root(receipts))
 }
 
-/// The receipts root built one receipt at a time, in block order, so the ordered commit can
-/// hash while the pools still execute. Equal to [`receipts_root`] (a test holds it to that).
+/// Where each leaf of a block's receipts trie sits, known from the receipt count alone.
 ///
-/// Trie keys are `rlp(index)`, whose byte order is 1..=127, then 0 (`0x80`), then 128 onwards
-/// (`0x81..`), so only the first receipt waits for the 128th.
-#[derive(Debug, Default)]
-pub struct ReceiptRootBuilder {
-    hasher: HashBuilder,
-    first: Option<Vec<u8>>,
-    next: usize,
+/// Keys are `rlp(index)`, so the shape of the trie follows from the count: a leaf sits one
+/// nibble below the longest prefix its key shares with a neighbour in key order (whose byte
+/// order is 1..=127, then 0 as `0x80`, then 128 onwards as `0x81..`). Each leaf can therefore
+/// be hashed on its own, in any order and on any thread; only the branches above wait for the
+/// last receipt.
+#[derive(Debug, Clone)]
+pub struct ReceiptTrie {
+    /// Depth in nibbles of each receipt's leaf, by index.
+    depths: Vec<u8>,
 }
 
-impl ReceiptRootBuilder {
-    /// Adds the next receipt (index 0, then 1, …).
-    pub fn push(&mut self, receipt: &ReceiptEnvelope) {
-        let index = self.next;
-        self.next += 1;
-        let encoded = receipt.encoded_2718();
-        if index == 0 {
-            self.first = Some(encoded);
-            return;
+impl ReceiptTrie {
+    /// The trie of a block of `receipts` receipts.
+    pub fn new(receipts: usize) -> Self {
+        let order = Self::key_order(receipts);
+        let keys: Vec<Nibbles> = order.iter().map(|i| key(*i)).collect();
+        let mut depths = vec![0; receipts];
+        for (position, index) in order.iter().enumerate() {
+            let shared = |other: Option<&Nibbles>| {
+                other.map_or(0, |other| keys[position].common_prefix_length(other) + 1)
+            };
+            let before = position.checked_sub(1).and_then(|p| keys.get(p));
+            let depth = shared(before).max(shared(keys.get(position + 1)));
+            depths[*index] = depth as u8;
         }
-        if index == 128 {
-            self.add_first();
-        }
-        self.add(index, &encoded);
+        Self { depths }
     }
 
-    /// The root over every receipt pushed.
-    pub fn finish(mut self) -> B256 {
-        if self.next == 0 {
+    /// Receipt indices in the byte order of their keys.
+    fn key_order(receipts: usize) -> Vec<usize> {
+        let small = receipts.min(128);
+        (1..small)
+            .chain((receipts > 0).then_some(0))
+            .chain(128..receipts.max(128))
+            .collect()
+    }
+
+    /// The hash of receipt `index`'s leaf node, given the receipt's EIP-2718 encoding; `None`
+    /// when the node is shorter than a hash and sits inline in its parent, which a receipt
+    /// never does (its bloom alone is 256 bytes).
+    pub fn leaf_hash(&self, index: usize, encoded: &[u8], buf: &mut Vec<u8>) -> Option<B256> {
+        let key = key(index);
+        let rest = key.slice(usize::from(self.depths[index])..);
+        buf.clear();
+        let node = LeafNodeRef::new(&rest, encoded).rlp(buf);
+        node.as_hash()
+            .or_else(|| (self.depths.len() == 1).then(|| keccak256(buf.as_slice())))
+    }
+
+    /// The root over the leaf hashes of every receipt, given by index.
+    pub fn root(&self, leaves: impl Fn(usize) -> B256) -> B256 {
+        if self.depths.is_empty() {
             return EMPTY_ROOT_HASH;
         }
-        self.add_first();
-        self.hasher.root()
+        let mut hasher = HashBuilder::default();
+        for index in Self::key_order(self.depths.len()) {
+            let path = key(index).slice(..usize::from(self.depths[index]));
+            hasher.add_branch(path, leaves(index), false);
+        }
+        hasher.root()
     }
+}
 
-    fn add_first(&mut self) {
-        if let Some(first) = self.first.take() {
-            self.add(0, &first);
+fn key(index: usize) -> Nibbles {
+    Nibbles::unpack(alloy_rlp::encode_fixed_size(&index))
+}
+
+/// Receipts hashed into their root by whichever thread has a core to spare.
+///
+/// The committer publishes each receipt as it commits it; idle threads hash published leaves
+/// a chunk at a time ([`Self::hash_some`]), so the keccak work leaves the commit's serial path;
+/// [`Self::root`] hashes whatever is left and assembles the branches.
+#[derive(Debug)]
+pub struct ReceiptLeaves {
+    trie: ReceiptTrie,
+    encoded: Box<[OnceLock<Vec<u8>>]>,
+    hashes: Box<[OnceLock<Option<B256>>]>,
+    published: AtomicUsize,
+    next_chunk: AtomicUsize,
+}
+
+/// Leaves one claim hashes: tens of microseconds, short enough that a pool handed new work is
+/// back at it soon.
+const LEAVES_PER_CHUNK: usize = 32;
+
+impl ReceiptLeaves {
+    /// The leaves of a block of `receipts` receipts, none published yet.
+    pub fn new(receipts: usize) -> Self {
+        Self {
+            trie: ReceiptTrie::new(receipts),
+            encoded: (0..receipts).map(|_| OnceLock::new()).collect(),
+            hashes: (0..receipts).map(|_| OnceLock::new()).collect(),
+            published: AtomicUsize::new(0),
+            next_chunk: AtomicUsize::new(0),
         }
     }
 
-    fn add(&mut self, index: usize, value: &[u8]) {
-        let key = alloy_rlp::encode_fixed_size(&index);
-        self.hasher.add_leaf(Nibbles::unpack(&key), value);
+    /// Publishes the next receipt, in index order. Only one thread publishes at a time (the
+    /// committer); extra receipts are ignored.
+    pub fn publish(&self, receipt: &ReceiptEnvelope) {
+        let index = self.published.load(Ordering::Relaxed);
+        if let Some(slot) = self.encoded.get(index) {
+            let _ = slot.set(receipt.encoded_2718());
+            self.published.store(index + 1, Ordering::Release);
+        }
+    }
+
+    /// Hashes the next chunk of published leaves nobody has claimed; returns `false` when no
+    /// chunk is ready.
+    pub fn hash_some(&self) -> bool {
+        let published = self.published.load(Ordering::Acquire);
+        let mut chunk = self.next_chunk.load(Ordering::Relaxed);
+        loop {
+            let start = chunk.saturating_mul(LEAVES_PER_CHUNK);
+            let end = start
+                .saturating_add(LEAVES_PER_CHUNK)
+                .min(self.hashes.len());
+            if start >= end || published < end {
+                return false;
+            }
+            match self.next_chunk.compare_exchange_weak(
+                chunk,
+                chunk + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    let mut buf = Vec::new();
+                    (start..end).for_each(|i| {
+                        self.hash(i, &mut buf);
+                    });
+                    return true;
+                }
+                Err(now) => chunk = now,
+            }
+        }
+    }
+
+    /// The root; call once every receipt is published. Leaves nobody hashed yet are hashed
+    /// here, and a leaf another thread is hashing is waited for.
+    pub fn root(&self) -> B256 {
+        assert_eq!(
+            self.published.load(Ordering::Acquire),
+            self.hashes.len(),
+            "every receipt is published before the root"
+        );
+        // Nobody claims a chunk from here on: whatever is left is hashed below.
+        self.next_chunk.store(usize::MAX, Ordering::Relaxed);
+        let mut buf = Vec::new();
+        let leaves: Option<Vec<B256>> = (0..self.hashes.len())
+            .map(|i| self.hash(i, &mut buf))
+            .collect();
+        match leaves {
+            Some(leaves) => self.trie.root(|i| leaves[i]),
+            // A leaf short enough to sit inline: build the trie the ordinary way.
+            None => ordered_trie_root_with_encoder(&self.encoded, |encoded, out| {
+                out.extend_from_slice(encoded.get().expect("published"))
+            }),
+        }
+    }
+
+    fn hash(&self, index: usize, buf: &mut Vec<u8>) -> Option<B256> {
+        *self.hashes[index].get_or_init(|| {
+            let encoded = self.encoded[index]
+                .get()
+                .expect("hashed only once published");
+            self.trie.leaf_hash(index, encoded, buf)
+        })
     }
 }
 
@@ -126,8 +256,9 @@ mod tests {
     }
 
     #[test]
-    fn incremental_root_equals_alloys_ordered_trie_root() {
-        for n in [0, 1, 2, 127, 128, 129, 300] {
+    fn leaf_by_leaf_root_equals_alloys_ordered_trie_root() {
+        let counts = (0..=300).chain([383, 384, 1000, 4096, 70_000]);
+        for n in counts {
             let mut cumulative = 0;
             let receipts: Vec<ReceiptEnvelope> = (0..n)
                 .map(|i| {
@@ -136,10 +267,16 @@ mod tests {
                     receipt((i % 3) as u8, &o, cumulative)
                 })
                 .collect();
-            let mut builder = ReceiptRootBuilder::default();
-            receipts.iter().for_each(|r| builder.push(r));
+            let leaves = ReceiptLeaves::new(n);
+            for (i, r) in receipts.iter().enumerate() {
+                leaves.publish(r);
+                // Some leaves are hashed early, out of the root's order; the rest at the end.
+                if i % 97 == 0 {
+                    leaves.hash_some();
+                }
+            }
             assert_eq!(
-                builder.finish(),
+                leaves.root(),
                 alloy_consensus::proofs::calculate_receipt_root(&receipts),
                 "{n} receipts"
             );

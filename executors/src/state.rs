@@ -77,6 +77,12 @@ impl State {
         self.accounts.insert(address, Account { info, storage });
     }
 
+    /// Sets an account's balance, keeping its nonce, code and storage; creates the account
+    /// when there is none.
+    pub fn set_balance(&mut self, address: Address, balance: U256) {
+        self.accounts.entry(address).or_default().info.balance = balance;
+    }
+
     /// Records the hash of a past block, for BLOCKHASH.
     pub fn insert_block_hash(&mut self, number: u64, hash: B256) {
         self.block_hashes.insert(number, hash);

@@ -1,8 +1,9 @@
 //! Any routing onto any number of pools gives exactly the sequential result.
 //!
 //! Random blocks mix transfers among few accounts (heavy contention), shared-slot contract
-//! calls, state-dependent reverts, same-sender runs, creations, and transactions that read or
-//! pay the beneficiary. Each is routed by a random router, including `scatter`, which ignores
+//! calls, state-dependent reverts, same-sender runs, creations, transactions that read or
+//! pay the beneficiary, and payments into and out of contracts whose balances are deltas,
+//! observed (`SELFBALANCE`, `BALANCE`), or drained until a payment fails. Each is routed by a random router, including `scatter`, which ignores
 //! every affinity, onto 1 to 8 pools with the fallback disabled.
 
 use alloy_primitives::{Address, Bytes, TxKind, U256, address};
@@ -12,7 +13,10 @@ use switchyard_executors::{
     check, execute_sequential,
     parallel::ParallelExecutor,
     router::{self, Router, ScatterRouter},
-    synthetic::{BlockBuilder, CAPPED_COUNTER_CODE, COINBASE_READER_CODE, COUNTER_CODE, account},
+    synthetic::{
+        BlockBuilder, CAPPED_COUNTER_CODE, COINBASE_READER_CODE, COUNTER_CODE, FAUCET_CODE,
+        SELF_BALANCE_RECORDER_CODE, SINK_CODE, account,
+    },
 };
 
 const COUNTERS: [Address; 2] = [
@@ -21,6 +25,17 @@ const COUNTERS: [Address; 2] = [
 ];
 const CAPPED: Address = address!("0000000000000000000000000000000000ca9ed0");
 const COINBASE_READER: Address = address!("0000000000000000000000000000000000cb0001");
+const SINK: Address = address!("0000000000000000000000000000000000005111");
+const RECORDER: Address = address!("0000000000000000000000000000000000005e1f");
+const FAUCET: Address = address!("000000000000000000000000000000000000fa0c");
+/// Stores `BALANCE(SINK)` under the caller: observes the sink's balance from outside.
+fn sink_watcher_code() -> Vec<u8> {
+    let mut code = vec![0x73]; // PUSH20 SINK
+    code.extend_from_slice(SINK.as_slice());
+    code.extend_from_slice(&[0x31, 0x33, 0x55, 0x00]); // BALANCE CALLER SSTORE STOP
+    code
+}
+const SINK_WATCHER: Address = address!("0000000000000000000000000000000000005a7c");
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -50,6 +65,19 @@ enum Op {
     Create {
         from: usize,
     },
+    Deposit {
+        from: usize,
+        value: u64,
+    },
+    Record {
+        from: usize,
+    },
+    WatchSink {
+        from: usize,
+    },
+    Withdraw {
+        from: usize,
+    },
 }
 
 fn op(accounts: usize) -> impl Strategy<Value = Op> {
@@ -61,7 +89,11 @@ fn op(accounts: usize) -> impl Strategy<Value = Op> {
         1 => a.clone().prop_map(|from| Op::ReadCoinbase { from }),
         1 => a.clone().prop_map(|from| Op::PayCoinbase { from }),
         1 => a.clone().prop_map(|to| Op::FromCoinbase { to }),
-        1 => a.prop_map(|from| Op::Create { from }),
+        1 => a.clone().prop_map(|from| Op::Create { from }),
+        2 => (a.clone(), 1..100u64).prop_map(|(from, value)| Op::Deposit { from, value }),
+        1 => a.clone().prop_map(|from| Op::Record { from }),
+        1 => a.clone().prop_map(|from| Op::WatchSink { from }),
+        2 => a.prop_map(|from| Op::Withdraw { from }),
     ]
 }
 
@@ -87,6 +119,12 @@ fn build(
     }
     b.deploy(CAPPED, CAPPED_COUNTER_CODE, &[]);
     b.deploy(COINBASE_READER, COINBASE_READER_CODE, &[]);
+    b.deploy(SINK, SINK_CODE, &[]);
+    b.deploy(RECORDER, SELF_BALANCE_RECORDER_CODE, &[]);
+    b.deploy(SINK_WATCHER, &sink_watcher_code(), &[]);
+    b.deploy(FAUCET, FAUCET_CODE, &[]);
+    // Enough for a few payouts: later ones in a block fail, depending on those before.
+    b.fund(FAUCET, U256::from(3));
     let coinbase = b.beneficiary();
     b.fund(coinbase, U256::from(10u128.pow(20)));
     for op in ops {
@@ -102,6 +140,10 @@ fn build(
             Op::PayCoinbase { from } => b.transfer(account(from), coinbase, 5),
             Op::FromCoinbase { to } => b.transfer(coinbase, account(to), 7),
             Op::Create { from } => b.create(account(from)),
+            Op::Deposit { from, value } => pay(&mut b, from, SINK, value),
+            Op::Record { from } => pay(&mut b, from, RECORDER, 3),
+            Op::WatchSink { from } => pay(&mut b, from, SINK_WATCHER, 0),
+            Op::Withdraw { from } => pay(&mut b, from, FAUCET, 0),
         }
     }
     // A failing creation and an out-of-gas call, so halts and reverts are in the mix.
@@ -120,6 +162,16 @@ fn build(
         21_100,
     );
     b.build()
+}
+
+fn pay(b: &mut BlockBuilder, from: usize, to: Address, value: u64) {
+    b.push(
+        account(from),
+        TxKind::Call(to),
+        U256::from(value),
+        Bytes::new(),
+        100_000,
+    );
 }
 
 fn executors() -> &'static Vec<ParallelExecutor> {

@@ -43,6 +43,21 @@ pub const CAPPED_COUNTER_CODE: &[u8] = &[
 /// Stores the beneficiary's balance in slot 0: a transaction that truly reads the fee recipient.
 pub const COINBASE_READER_CODE: &[u8] = &[0x41, 0x31, 0x60, 0x00, 0x55, 0x00];
 
+/// Accepts any payment and does nothing: its balance only ever moves by deltas.
+pub const SINK_CODE: &[u8] = &[0x00];
+
+/// Stores its own balance (`SELFBALANCE`) under the caller's address: it observes a balance
+/// every payment into it changes.
+pub const SELF_BALANCE_RECORDER_CODE: &[u8] = &[0x47, 0x33, 0x55, 0x00];
+
+/// Pays one wei to its caller, and carries on if it cannot: a payment out whose success
+/// depends on the balance left.
+pub const FAUCET_CODE: &[u8] = &[
+    0x60, 0x00, 0x60, 0x00, 0x60, 0x00, 0x60, 0x00, // no return data, no input
+    0x60, 0x01, 0x33, 0x5a, 0xf1, // CALL(gas, caller, 1 wei, ...)
+    0x00,
+];
+
 /// Init code that deploys the one-byte runtime `STOP`.
 pub const CREATE_STOP_INIT: &[u8] = &[
     0x60, 0x01, 0x60, 0x0c, 0x60, 0x00, 0x39, // CODECOPY(0, 12, 1)
@@ -105,9 +120,10 @@ impl BlockBuilder {
         self.env.block.beneficiary
     }
 
-    /// Gives `address` a balance in the pre-state (e.g. to let the beneficiary send).
+    /// Gives `address` a balance in the pre-state (e.g. to let the beneficiary send), keeping
+    /// whatever code it was deployed with.
     pub fn fund(&mut self, address: Address, wei: U256) {
-        self.state.insert_account(address, wei, 0, None, []);
+        self.state.set_balance(address, wei);
     }
 
     /// Places `code` at `address` in the pre-state, with the given storage.
