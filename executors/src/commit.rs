@@ -153,10 +153,7 @@ fn is_delta(
     seen: &AccountSummary,
     now: &AccountSummary,
 ) -> bool {
-    let empty =
-        |balance: U256| seen.nonce == 0 && seen.code_hash == KECCAK_EMPTY && balance.is_zero();
-    if *address == tx.sender || uses.observed(address) || empty(seen.balance) || empty(now.balance)
-    {
+    if !takes_balance_as_delta(tx, uses, address, seen) || is_empty(seen, now.balance) {
         return false;
     }
     // Every payment out succeeded with `headroom` to spare; starting lower by more would fail one.
@@ -165,6 +162,24 @@ fn is_delta(
             .checked_add(headroom)
             .is_none_or(|covered| covered >= seen.balance)
     })
+}
+
+/// Returns `true` when, as far as its own run tells, `tx` took `address`'s balance (read as
+/// `seen`) only as a delta: it did not observe it, it is not the sender's (the up-front funds
+/// check sees that), and the account was not empty (emptiness decides gas and EIP-161
+/// clearing). Shared with [`crate::router::true_dependencies`].
+pub fn takes_balance_as_delta(
+    tx: &BlockTx,
+    uses: &BalanceUses,
+    address: &Address,
+    seen: &AccountSummary,
+) -> bool {
+    *address != tx.sender && !uses.observed(address) && !is_empty(seen, seen.balance)
+}
+
+/// Whether an account with `seen`'s nonce and code and this balance is empty (EIP-161).
+fn is_empty(seen: &AccountSummary, balance: U256) -> bool {
+    seen.nonce == 0 && seen.code_hash == KECCAK_EMPTY && balance.is_zero()
 }
 
 /// The most a transaction can cost its sender up front: gas limit at its price, plus value.

@@ -8,7 +8,12 @@
 //! Every production router keeps a sender's transactions in one group ([`merge_by_sender`]):
 //! nonces make them a chain, so splitting them can only cause re-execution.
 
-use crate::{access::AccessKey, block::Block, execute::TxOutcome, state::StateReader};
+use crate::{
+    access::{AccessKey, AccountWrite},
+    block::{Block, BlockTx},
+    execute::TxOutcome,
+    state::StateReader,
+};
 use alloy_primitives::{Address, map::HashMap};
 use std::{
     fmt,
@@ -379,18 +384,29 @@ impl Router for OracleRouter {
 
 /// Read-after-write dependencies: `(j, i)` when transaction `j` read a key whose last writer
 /// before it was `i`, sorted. Fee credits are not writes, so reads of the beneficiary's account
-/// are left out here; see [`beneficiary_readers`].
+/// are left out here; see [`beneficiary_readers`]. An account whose balance `j` took only as a
+/// delta ([`crate::commit::takes_balance_as_delta`]) depends on its last writer of nonce or
+/// code, not of balance: the commit shifts such a result instead of re-executing it.
 pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, usize)> {
     let beneficiary = block.env.beneficiary();
     let mut last_writer: HashMap<AccessKey, usize> = HashMap::default();
+    let mut last_identity_writer: HashMap<Address, usize> = HashMap::default();
     let mut wiped: HashMap<Address, usize> = HashMap::default();
     let mut deps = Vec::new();
     for (j, outcome) in outcomes.iter().enumerate() {
-        for key in outcome.reads.keys() {
+        let reads = &outcome.reads;
+        for key in reads.keys() {
             if key == AccessKey::Account(beneficiary) {
                 continue;
             }
-            let mut writer = last_writer.get(&key).copied();
+            let mut writer = match key {
+                AccessKey::Account(address)
+                    if balance_is_delta(&block.txs[j], outcome, address) =>
+                {
+                    last_identity_writer.get(&address).copied()
+                }
+                _ => last_writer.get(&key).copied(),
+            };
             if let AccessKey::Storage(address, _) = key
                 && let Some(&w) = wiped.get(&address)
             {
@@ -402,10 +418,13 @@ pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, u
         }
         for key in outcome.writes.keys() {
             last_writer.insert(key, j);
-            if let AccessKey::Account(address) = key
-                && outcome.writes.wipes(&address)
-            {
-                wiped.insert(address, j);
+            if let AccessKey::Account(address) = key {
+                if outcome.writes.wipes(&address) {
+                    wiped.insert(address, j);
+                }
+                if changes_identity(outcome, address) {
+                    last_identity_writer.insert(address, j);
+                }
             }
         }
     }
@@ -414,20 +433,58 @@ pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, u
     deps
 }
 
+/// Whether `tx` (with `outcome`) took `address`'s balance only as a delta.
+pub fn balance_is_delta(tx: &BlockTx, outcome: &TxOutcome, address: Address) -> bool {
+    let Some(uses) = outcome.reads.balance_uses.as_deref() else {
+        return false;
+    };
+    outcome
+        .reads
+        .accounts
+        .iter()
+        .find(|(a, _)| *a == address)
+        .and_then(|(_, seen)| seen.as_ref())
+        .is_some_and(|seen| crate::commit::takes_balance_as_delta(tx, uses, &address, seen))
+}
+
+/// Whether `outcome` changed `address`'s nonce or code, created it or destroyed it: more than
+/// its balance.
+pub fn changes_identity(outcome: &TxOutcome, address: Address) -> bool {
+    let seen = outcome
+        .reads
+        .accounts
+        .iter()
+        .find(|(a, _)| *a == address)
+        .and_then(|(_, seen)| seen.as_ref());
+    outcome
+        .writes
+        .accounts
+        .iter()
+        .filter(|(a, _)| *a == address)
+        .any(|(_, write)| match (write, seen) {
+            (AccountWrite::Updated { info, .. }, Some(seen)) => {
+                info.nonce != seen.nonce || info.code_hash != seen.code_hash
+            }
+            _ => true,
+        })
+}
+
 /// Transactions that read the beneficiary's account (read its balance from a contract, or
-/// called it), other than plain transfers from or to it, which the commit settles as balance
-/// deltas ([`crate::commit::is_plain_transfer`]). The value they saw includes the fee of every
-/// earlier transaction, so they depend on all of them. Routers do not group them with everything
-/// before; the commit re-executes them when another pool ran earlier transactions, which costs
-/// only their own time.
+/// called it), other than plain transfers from or to it and payments that took its balance
+/// only as a delta, which the commit settles as balance deltas. The value they saw includes
+/// the fee of every earlier transaction, so they depend on all of them. Routers do not group
+/// them with everything before; the commit re-executes them when another pool ran earlier
+/// transactions, which costs only their own time.
 pub fn beneficiary_readers(block: &Block, outcomes: &[TxOutcome]) -> Vec<usize> {
     let beneficiary = AccessKey::Account(block.env.beneficiary());
     outcomes
         .iter()
         .enumerate()
         .filter(|(j, o)| {
+            let tx = &block.txs[*j];
             o.reads.keys().any(|k| k == beneficiary)
-                && !crate::commit::is_plain_transfer(&block.txs[*j], &o.reads)
+                && !crate::commit::is_plain_transfer(tx, &o.reads)
+                && !balance_is_delta(tx, o, block.env.beneficiary())
         })
         .map(|(j, _)| j)
         .collect()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use switchyard_executors::{
     Block, Overlay, State, TxExecutor, check,
     commit::ordered_commit,
-    execute_sequential,
+    execute_sequential, router,
     synthetic::{BlockBuilder, FAUCET_CODE, SELF_BALANCE_RECORDER_CODE, SINK_CODE, account},
 };
 
@@ -79,4 +79,17 @@ fn a_payment_out_the_balance_no_longer_covers_is_re_executed() {
     // Two wei: the third and fourth payouts fail in sequence, though each succeeded alone.
     let (block, state) = calls(FAUCET_CODE, 2, 0);
     assert_eq!(commit_stale(block, state), [false, false, true, true]);
+}
+
+#[test]
+fn true_dependencies_skip_balance_deltas_only() {
+    let deps = |(block, state): (Block, State)| {
+        let run = execute_sequential(&block, Arc::new(state)).expect("sequential");
+        router::true_dependencies(&block, &run.result.outcomes)
+    };
+    assert_eq!(deps(calls(SINK_CODE, 1, 5)), []);
+    assert_eq!(
+        deps(calls(SELF_BALANCE_RECORDER_CODE, 1, 5)),
+        [(1, 0), (2, 1), (3, 2)]
+    );
 }

@@ -17,9 +17,11 @@ use alloy_eips::Encodable2718;
 use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_provider::ProviderBuilder;
+use alloy_rpc_client::ClientBuilder;
 use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use alloy_transport::layers::RetryBackoffLayer;
 use serde_json::{Value, json};
 use std::{
     path::Path,
@@ -56,9 +58,14 @@ async fn mined(
     signer: &PrivateKeySigner,
     tx: TransactionRequest,
 ) -> TransactionReceipt {
+    // The gateway sheds past `max_concurrency = 2` (-32005), and alloy's fillers send requests
+    // at once: back off and retry, as a client of a loaded gateway does.
+    let client = ClientBuilder::default()
+        .layer(RetryBackoffLayer::new(100, 20, u64::MAX))
+        .http(gateway.url().parse().unwrap());
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer.clone()))
-        .connect_http(gateway.url().parse().unwrap());
+        .connect_client(client);
     send_and_confirm(&provider, tx).await
 }
 
