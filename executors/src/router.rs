@@ -14,11 +14,11 @@ use crate::{
     execute::TxOutcome,
     state::StateReader,
 };
-use alloy_primitives::{Address, map::HashMap};
-use std::{
-    fmt,
-    hash::{BuildHasher, Hash},
+use alloy_primitives::{
+    Address,
+    map::{AddressMap, HashMap},
 };
+use std::{fmt, hash::BuildHasher};
 
 /// A set of transactions (block indices, ascending) that run in one pool, in block order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -238,9 +238,10 @@ impl UnionFind {
         }
     }
 
-    /// Merges every pair of items that share a key.
-    pub fn union_by_key<K: Hash + Eq>(&mut self, keys: impl IntoIterator<Item = (usize, K)>) {
-        let mut first: HashMap<K, usize> = HashMap::default();
+    /// Merges every pair of items that share an address.
+    pub fn union_by_key(&mut self, keys: impl IntoIterator<Item = (usize, Address)>) {
+        let mut first: AddressMap<usize> = AddressMap::default();
+        first.reserve(self.parent.len());
         for (tx, key) in keys {
             match first.get(&key) {
                 Some(&leader) => self.union(leader, tx),
@@ -254,14 +255,14 @@ impl UnionFind {
     /// The sets, each ascending, ordered by their first element.
     pub fn groups(mut self) -> Vec<Vec<usize>> {
         let n = self.parent.len();
-        let mut by_root: HashMap<usize, Vec<usize>> = HashMap::default();
+        // A set's root is its smallest element, so sets come out ordered by it.
+        let mut by_root: Vec<Vec<usize>> = vec![Vec::new(); n];
         for i in 0..n {
             let root = self.find(i);
-            by_root.entry(root).or_default().push(i);
+            by_root[root].push(i);
         }
-        let mut groups: Vec<Vec<usize>> = by_root.into_values().collect();
-        groups.sort_unstable_by_key(|g| g[0]);
-        groups
+        by_root.retain(|set| !set.is_empty());
+        by_root
     }
 }
 

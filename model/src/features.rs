@@ -106,16 +106,22 @@ pub fn pair_features(
     rates: &RateTable,
 ) -> Features {
     let (pa, pb) = (TxPart::of(a, rates), TxPart::of(b, rates));
-    pair_features_from((a, &pa), (b, &pb), i, j, n)
+    pair_features_from((a, &pa), (b, &pb), j - i, n, log_distance(j - i, n))
+}
+
+/// The log-scaled distance feature of two transactions `distance` apart in a block of `n`
+/// (computed once per distance by a block's scorer, as it costs a logarithm).
+pub fn log_distance(distance: usize, n: usize) -> f32 {
+    (distance as f32).ln_1p() / (n.max(2) as f32).ln_1p()
 }
 
 /// [`pair_features`] from the transactions' precomputed [`TxPart`]s; the same numbers.
 pub fn pair_features_from(
     (a, pa): (&TxFacts, &TxPart),
     (b, pb): (&TxFacts, &TxPart),
-    i: usize,
-    j: usize,
+    distance: usize,
     n: usize,
+    log_distance: f32,
 ) -> Features {
     let same_to = a.to.is_some() && a.to == b.to;
     let same_selector = a.selector.is_some() && a.selector == b.selector;
@@ -147,7 +153,7 @@ pub fn pair_features_from(
         0.0
     };
 
-    let distance = (j - i) as f32;
+    let distance = distance as f32;
     let n = n.max(2) as f32;
     [
         flag(same_to),
@@ -167,7 +173,7 @@ pub fn pair_features_from(
         // log_gas is monotonic: the log of the smaller gas limit is the smaller log.
         pa.log_gas.min(pb.log_gas),
         pa.log_gas.max(pb.log_gas),
-        distance.ln_1p() / n.ln_1p(),
+        log_distance,
         distance / n,
         rate_same,
         ra.any.max(rb.any),

@@ -11,13 +11,13 @@ use crate::{
     eval::{PairMetrics, ThresholdChoice},
     facts::TxFacts,
     features::{
-        FEATURE_NAMES, Features, N_FEATURES, SCHEMA_VERSION, TxPart, pair_features,
+        FEATURE_NAMES, Features, N_FEATURES, SCHEMA_VERSION, TxPart, log_distance, pair_features,
         pair_features_from, schema_hash,
     },
     rates::RateTable,
 };
 use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, path::Path};
+use std::{cell::Cell, collections::BTreeMap, path::Path};
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "switchyard-conflict-model";
@@ -207,6 +207,10 @@ pub struct BlockScorer<'a> {
     model: &'a Model,
     facts: &'a [TxFacts],
     parts: Vec<TxPart>,
+    /// [`log_distance`] by distance, filled on first use (NaN until then).
+    log_distances: Vec<Cell<f32>>,
+    /// The last threshold compared with and its logit, so the logarithm is taken once.
+    threshold_logit: Cell<(f32, f64)>,
     /// `b - Σ wₖ meanₖ / scaleₖ` and `wₖ / scaleₖ`, for a logistic model.
     linear: Option<(f64, [f64; N_FEATURES])>,
 }
@@ -230,17 +234,24 @@ impl<'a> BlockScorer<'a> {
             model,
             facts,
             parts,
+            log_distances: vec![Cell::new(f32::NAN); facts.len()],
+            threshold_logit: Cell::new((f32::NAN, 0.0)),
             linear,
         }
     }
 
     fn features(&self, i: usize, j: usize) -> Features {
+        let n = self.facts.len();
+        let cached = &self.log_distances[j - i];
+        if cached.get().is_nan() {
+            cached.set(log_distance(j - i, n));
+        }
         pair_features_from(
             (&self.facts[i], &self.parts[i]),
             (&self.facts[j], &self.parts[j]),
-            i,
-            j,
-            self.facts.len(),
+            j - i,
+            n,
+            cached.get(),
         )
     }
 
@@ -267,8 +278,13 @@ impl<'a> BlockScorer<'a> {
     pub fn conflicts(&self, i: usize, j: usize, threshold: f32) -> bool {
         match &self.linear {
             Some((intercept, weights)) if threshold > 0.0 && threshold < 1.0 => {
-                let t = f64::from(threshold);
-                Self::logit(*intercept, weights, &self.features(i, j)) >= (t / (1.0 - t)).ln()
+                let (cached, mut logit) = self.threshold_logit.get();
+                if cached != threshold {
+                    let t = f64::from(threshold);
+                    logit = (t / (1.0 - t)).ln();
+                    self.threshold_logit.set((threshold, logit));
+                }
+                Self::logit(*intercept, weights, &self.features(i, j)) >= logit
             }
             _ => self.score(i, j) >= threshold,
         }

@@ -11,7 +11,7 @@
 //! through one key stays connected through its nearest links.
 
 use crate::facts::TxFacts;
-use alloy_primitives::{Address, map::HashMap};
+use alloy_primitives::map::AddressMap;
 
 /// How many earlier holders of the same key a transaction is paired with. Scoring these pairs
 /// is most of the model router's cost; on the held-out mainnet blocks 8 cut routing by a
@@ -30,27 +30,47 @@ pub fn candidate_pairs(txs: &[TxFacts]) -> Vec<(u32, u32)> {
 /// Visits the candidate pairs `(i, j)`, `i < j`, in order of `j`, without collecting them. A
 /// pair sharing several keys is visited once per key.
 pub fn for_each_candidate_pair(txs: &[TxFacts], mut visit: impl FnMut(u32, u32)) {
-    let mut holders: HashMap<Address, Vec<u32>> = HashMap::default();
+    let mut holders: AddressMap<Recent> = AddressMap::default();
+    holders.reserve(txs.len() * 2);
     for (j, tx) in txs.iter().enumerate() {
         let j = j as u32;
         for key in tx.candidate_addresses() {
-            let list = holders.entry(key).or_default();
-            let start = list.len().saturating_sub(HOT_KEY_WINDOW);
+            let recent = holders.entry(key).or_default();
             // Nearest first: close pairs conflict most, and once joined the farther ones are
             // skipped by callers that keep groups.
-            for &i in list[start..].iter().rev() {
+            for i in recent.nearest_first() {
                 if txs[i as usize].sender != tx.sender {
                     visit(i, j);
                 }
             }
-            list.push(j);
+            recent.push(j);
         }
+    }
+}
+
+/// The last [`HOT_KEY_WINDOW`] holders of a key, in a ring: no allocation per key.
+#[derive(Debug, Default, Clone, Copy)]
+struct Recent {
+    ring: [u32; HOT_KEY_WINDOW],
+    pushed: usize,
+}
+
+impl Recent {
+    fn push(&mut self, tx: u32) {
+        self.ring[self.pushed % HOT_KEY_WINDOW] = tx;
+        self.pushed += 1;
+    }
+
+    fn nearest_first(&self) -> impl Iterator<Item = u32> + '_ {
+        (1..=self.pushed.min(HOT_KEY_WINDOW))
+            .map(move |back| self.ring[(self.pushed - back) % HOT_KEY_WINDOW])
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_primitives::Address;
 
     fn tx(sender: u8, to: u8) -> TxFacts {
         TxFacts {
