@@ -190,16 +190,15 @@ impl ReceiptLeaves {
         }
     }
 
-    /// The root; call once every receipt is published. Leaves nobody hashed yet are hashed
-    /// here, and a leaf another thread is hashing is waited for.
+    /// The root; call once every receipt is published. The caller claims chunks like any
+    /// helper, so those still hashing share the rest; then it waits for chunks in flight.
     pub fn root(&self) -> B256 {
         assert_eq!(
             self.published.load(Ordering::Acquire),
             self.hashes.len(),
             "every receipt is published before the root"
         );
-        // Nobody claims a chunk from here on: whatever is left is hashed below.
-        self.next_chunk.store(usize::MAX, Ordering::Relaxed);
+        while self.hash_some() {}
         let mut buf = Vec::new();
         let leaves: Option<Vec<B256>> = (0..self.hashes.len())
             .map(|i| self.hash(i, &mut buf))
