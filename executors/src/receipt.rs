@@ -281,4 +281,39 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn helpers_hashing_while_receipts_are_published_give_the_same_root() {
+        let receipts: Vec<ReceiptEnvelope> = (0..1500)
+            .map(|i| receipt((i % 3) as u8, &outcome(i), 21_000 * (i as u64 + 1)))
+            .collect();
+        let expected = alloy_consensus::proofs::calculate_receipt_root(&receipts);
+        for _ in 0..8 {
+            let leaves = std::sync::Arc::new(ReceiptLeaves::new(receipts.len()));
+            let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let helpers: Vec<_> = (0..3)
+                .map(|_| {
+                    let (leaves, done) = (leaves.clone(), done.clone());
+                    std::thread::spawn(move || {
+                        let mut hashed = 0;
+                        while !done.load(Ordering::Relaxed) {
+                            if leaves.hash_some() {
+                                hashed += 1;
+                            } else {
+                                std::thread::yield_now();
+                            }
+                        }
+                        hashed
+                    })
+                })
+                .collect();
+            receipts.iter().for_each(|r| leaves.publish(r));
+            let root = leaves.root();
+            done.store(true, Ordering::Relaxed);
+            let hashed: usize = helpers.into_iter().map(|h| h.join().unwrap()).sum();
+            assert_eq!(root, expected);
+            // Chunks are claimed once: helpers and the root never hash more than all of them.
+            assert!(hashed <= receipts.len().div_ceil(LEAVES_PER_CHUNK));
+        }
+    }
 }
