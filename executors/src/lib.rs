@@ -19,8 +19,8 @@
 //! - [`protocol`]: the remote pool protocol: versioned, bounded messages and typed errors.
 //! - [`replica`]: a remote executor's state replica (snapshot, then one diff per block) and
 //!   its refusal of any parent it does not hold.
-//! - [`commit`]: the ordered commit (validate by value, re-execute on a miss), and the live
-//!   commit the pools deliver to and drive while they execute.
+//! - [`commit`]: the ordered commit (validate by value, shift balance deltas, re-execute on a
+//!   miss), and the live commit the pools deliver to and drive while they execute.
 //! - [`cost`]: measured costs (EWMA) and the parallel-or-sequential decision.
 //! - [`parallel`]: the parallel driver: route, dispatch to pools, commit, learn.
 //! - [`dag`]: the dependency-DAG bound and the `--simulate-pools` projection.

@@ -1,0 +1,308 @@
+//! [`LiveCommit`]: the commit the pools deliver their results to and drive while they execute.
+
+use super::cursor::{CommitCursor, CommitReport, Next, Speculation};
+use crate::{
+    block::Block,
+    error::Result,
+    execute::{ExecFailure, TxOutcome},
+    pool::SpeculativeTx,
+    receipt::ReceiptLeaves,
+    sequential::BlockResult,
+    state::State,
+};
+use std::sync::{
+    Arc, Condvar, Mutex, MutexGuard,
+    atomic::{AtomicBool, Ordering},
+};
+
+/// A block's commit while pools still execute it.
+///
+/// Pools deliver their results here, in any order, and in-process pools do the committing
+/// themselves, so that with as many cores as pools no third thread competes for a core and no
+/// wake-up stands between a result and its commit:
+/// - A pool in the middle of a batch drives the commit after each chunk it delivers, a bounded
+///   number of transactions each time ([`DRIVE_PER_DELIVERED`]), so the commit keeps pace
+///   without the pool that delivers a long-awaited result committing everyone's backlog while
+///   its own batch waits.
+/// - A pool with no more work helps ([`LiveCommit::help`]): it commits without bound, on its
+///   own core, until the block is committed or new work arrives; while one helps, busy pools
+///   only deliver.
+/// - The committer ([`LiveCommit::finish`]) sleeps until no pool is there to commit: results
+///   delivered without driving (remote pools), the end of dispatch (every missing result is
+///   then executed at commit), the end of the commit.
+#[derive(Debug)]
+pub struct LiveCommit {
+    block: Arc<Block>,
+    inbox: Mutex<Inbox>,
+    /// Wakes helping pools: see [`Inbox::events`].
+    to_helpers: Condvar,
+    /// Wakes the committer: see [`Inbox::events`].
+    to_committer: Condvar,
+    driver: Mutex<Driver>,
+    /// The receipts root, hashed by pools and the committer while they wait (the cursor
+    /// publishes its leaves).
+    root: Option<Arc<ReceiptLeaves>>,
+    /// Set once speculation is abandoned or the commit failed: pools stop at their next
+    /// delivery, and the dispatcher sends no more work.
+    stopped: AtomicBool,
+}
+
+/// Transactions a busy pool commits per transaction it delivers: enough to keep pace with
+/// every pool's results, and to catch up.
+pub const DRIVE_PER_DELIVERED: usize = 2;
+
+/// Results delivered and not yet committed.
+#[derive(Debug)]
+struct Inbox {
+    results: Vec<Option<Result<TxOutcome, ExecFailure>>>,
+    seen: Vec<bool>,
+    nanos: Vec<u64>,
+    pools: Vec<Option<usize>>,
+    /// No more results will come.
+    closed: bool,
+    /// Pools helping now.
+    helpers: usize,
+    /// Counts what sleepers must look at (results, new work, the close, the end); they sleep
+    /// while it stays unchanged.
+    events: u64,
+}
+
+#[derive(Debug)]
+struct Driver {
+    cursor: Option<CommitCursor>,
+    failed: Option<crate::Error>,
+}
+
+impl LiveCommit {
+    /// The commit of `block` on `base`, before any result has arrived.
+    pub fn new(block: Arc<Block>, base: Arc<State>) -> Arc<Self> {
+        let n = block.txs.len();
+        let cursor = CommitCursor::new(&block, base);
+        let root = cursor.root.clone();
+        Arc::new(Self {
+            block,
+            inbox: Mutex::new(Inbox {
+                results: vec![None; n],
+                seen: vec![false; n],
+                nanos: vec![0; n],
+                pools: vec![None; n],
+                closed: false,
+                helpers: 0,
+                events: 0,
+            }),
+            to_helpers: Condvar::new(),
+            to_committer: Condvar::new(),
+            driver: Mutex::new(Driver {
+                cursor: Some(cursor),
+                failed: None,
+            }),
+            root,
+            stopped: AtomicBool::new(false),
+        })
+    }
+
+    /// Hands over speculative results. With `drive` and no pool helping, the caller then
+    /// commits up to [`DRIVE_PER_DELIVERED`] transactions per result, as far as the results
+    /// allow, unless someone else is committing; otherwise whoever commits is woken. Returns
+    /// `false` once the commit wants no more results: stop producing them.
+    pub fn deliver(&self, results: impl IntoIterator<Item = SpeculativeTx>, drive: bool) -> bool {
+        let mut delivered = 0;
+        let drive = {
+            let mut inbox = self.lock_inbox();
+            for tx in results {
+                delivered += 1;
+                // The first result of a transaction wins: a batch re-sent after a pool failed
+                // may repeat some.
+                if tx.index < inbox.seen.len() && !inbox.seen[tx.index] {
+                    inbox.seen[tx.index] = true;
+                    inbox.nanos[tx.index] = tx.nanos;
+                    inbox.pools[tx.index] = Some(tx.pool);
+                    inbox.results[tx.index] = Some(tx.outcome);
+                }
+            }
+            let drive = drive && inbox.helpers == 0;
+            if !drive {
+                self.wake(&mut inbox);
+            }
+            drive
+        };
+        if drive {
+            self.drive(delivered.max(1) * DRIVE_PER_DELIVERED);
+        }
+        !self.is_stopped()
+    }
+
+    /// New work was sent to a pool: a helping pool checks whether it is the one.
+    pub fn work_sent(&self) {
+        let mut inbox = self.lock_inbox();
+        if inbox.helpers > 0 {
+            inbox.events += 1;
+            self.to_helpers.notify_all();
+        }
+    }
+
+    /// Commits on the calling pool's thread until the block is committed or `has_work` says
+    /// the pool has work again, and hashes receipts whenever someone else commits or results
+    /// are awaited. For a pool that finished its batch: its core would idle.
+    pub fn help(&self, mut has_work: impl FnMut() -> bool) {
+        self.lock_inbox().helpers += 1;
+        self.commit_when_woken(&self.to_helpers, true, &mut has_work);
+        // The committer assembles the root: share the leaves left with it.
+        while !has_work() && self.hash_receipts() {}
+        let mut inbox = self.lock_inbox();
+        inbox.helpers -= 1;
+        // Whatever is left (or the finished block) is the committer's now.
+        inbox.events += 1;
+        self.to_committer.notify_all();
+    }
+
+    /// No more results will be delivered: whoever commits executes whatever is missing.
+    pub fn close(&self) {
+        let mut inbox = self.lock_inbox();
+        inbox.closed = true;
+        inbox.events += 1;
+        self.to_helpers.notify_all();
+        self.to_committer.notify_all();
+    }
+
+    /// Returns `true` once speculation was abandoned or the commit failed.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// Runs the commit to the end and returns the block: commits whenever no pool is there to,
+    /// and sleeps in between. Call once, from a thread that may block.
+    pub fn finish(&self) -> Result<(BlockResult, CommitReport)> {
+        self.commit_when_woken(&self.to_committer, false, || false);
+        let mut driver = self.lock_driver();
+        if let Some(failed) = driver.failed.take() {
+            return Err(failed);
+        }
+        let cursor = driver.cursor.take().expect("finish is called once");
+        let (result, mut report) = cursor.finish(&self.block);
+        let mut inbox = self.lock_inbox();
+        report.speculative_nanos = std::mem::take(&mut inbox.nanos);
+        report.pools = std::mem::take(&mut inbox.pools);
+        Ok((result, report))
+    }
+
+    /// Commits as far as the results allow, then sleeps until woken through `wakes`, until the
+    /// commit is over or `stop` says to return. With `hash`, receipts are hashed instead of
+    /// waiting for a busy driver, and before sleeping: only pools do that, since the committer
+    /// wakes while pools may still be executing and would take a core from them.
+    fn commit_when_woken(&self, wakes: &Condvar, hash: bool, mut stop: impl FnMut() -> bool) {
+        loop {
+            let seen = self.lock_inbox().events;
+            let mut driver = match self.driver.try_lock() {
+                Ok(driver) => driver,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if hash && self.hash_receipts() && !stop() {
+                        continue;
+                    }
+                    self.lock_driver()
+                }
+            };
+            if self.advance(&mut driver, usize::MAX) || stop() {
+                return;
+            }
+            drop(driver);
+            if hash && self.hash_receipts() {
+                continue;
+            }
+            let inbox = self.lock_inbox();
+            drop(
+                wakes
+                    .wait_while(inbox, |inbox| inbox.events == seen)
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+        }
+    }
+
+    /// Hashes one chunk of committed receipts into the root's leaves; `false` when none is
+    /// ready.
+    fn hash_receipts(&self) -> bool {
+        self.root.as_ref().is_some_and(|root| root.hash_some())
+    }
+
+    /// Commits up to `limit` transactions as far as the delivered results allow, unless
+    /// someone else is committing; then that one is woken, since it may have passed this
+    /// result's turn already.
+    fn drive(&self, limit: usize) {
+        match self.driver.try_lock() {
+            Ok(mut driver) => {
+                self.advance(&mut driver, limit);
+            }
+            Err(std::sync::TryLockError::Poisoned(e)) => {
+                self.advance(&mut e.into_inner(), limit);
+            }
+            Err(std::sync::TryLockError::WouldBlock) => self.wake(&mut self.lock_inbox()),
+        }
+    }
+
+    /// Advances the cursor by up to `limit` transactions; returns `true` when the commit is
+    /// over (done or failed), and then wakes the committer to hand the block out.
+    fn advance(&self, driver: &mut Driver, limit: usize) -> bool {
+        let over = match (&driver.failed, driver.cursor.as_mut()) {
+            (None, Some(cursor)) => {
+                match cursor.advance(&self.block, &mut Delivered(self), limit) {
+                    Ok(done) => done,
+                    Err(error) => {
+                        driver.failed = Some(error);
+                        self.stopped.store(true, Ordering::Relaxed);
+                        true
+                    }
+                }
+            }
+            _ => return true,
+        };
+        if over {
+            let mut inbox = self.lock_inbox();
+            inbox.events += 1;
+            self.to_committer.notify_all();
+            self.to_helpers.notify_all();
+        }
+        over
+    }
+
+    /// Wakes whoever commits when the caller does not: helping pools if any, else the
+    /// committer.
+    fn wake(&self, inbox: &mut Inbox) {
+        inbox.events += 1;
+        if inbox.helpers > 0 {
+            self.to_helpers.notify_all();
+        } else {
+            self.to_committer.notify_all();
+        }
+    }
+
+    fn lock_inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_driver(&self) -> MutexGuard<'_, Driver> {
+        self.driver.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The results delivered to a [`LiveCommit`] so far.
+struct Delivered<'a>(&'a LiveCommit);
+
+impl Speculation for Delivered<'_> {
+    fn next(&mut self, i: usize) -> Next {
+        let mut inbox = self.0.lock_inbox();
+        if inbox.seen[i] {
+            Next::Ready(inbox.results[i].take())
+        } else if inbox.closed {
+            Next::Ready(None)
+        } else {
+            Next::Pending
+        }
+    }
+
+    /// Pools stop at their next delivery; queued work is not sent.
+    fn abandon(&mut self) -> bool {
+        self.0.stopped.store(true, Ordering::Relaxed);
+        true
+    }
+}
