@@ -492,7 +492,7 @@ where
                 state,
                 block: block.clone(),
                 txs: txs.clone(),
-                stream: Some(ResultSink(live.clone())),
+                sink: Some(ResultSink(live.clone())),
             };
             let service = self.pools[pool].clone();
             async move {

@@ -43,7 +43,7 @@ pub struct BatchRequest {
     /// and to drive between chunks, so the commit runs behind the pools instead of after them.
     /// Results delivered here are not repeated in the response.
     #[serde(skip)]
-    pub stream: Option<ResultSink>,
+    pub sink: Option<ResultSink>,
 }
 
 /// Where an in-process pool delivers its results: the block's live commit.
@@ -170,7 +170,7 @@ pub fn execute_batch(
     base: Arc<State>,
     block: &Block,
     txs: &[usize],
-    stream: Option<&ResultSink>,
+    sink: Option<&ResultSink>,
 ) -> Result<BatchResponse, PoolError> {
     if let Some(&index) = txs.iter().find(|i| **i >= block.txs.len()) {
         return Err(PoolError::BadIndex {
@@ -203,7 +203,7 @@ pub fn execute_batch(
             nanos: tx_started.elapsed().as_nanos() as u64,
             outcome,
         };
-        let Some(sink) = stream else {
+        let Some(sink) = sink else {
             results.push(result);
             continue;
         };
@@ -268,7 +268,7 @@ impl InProcessPool {
                             base,
                             &request.block,
                             &request.txs,
-                            request.stream.as_ref(),
+                            request.sink.as_ref(),
                         ),
                         None => Err(PoolError::UnknownState {
                             pool: id,
@@ -278,7 +278,7 @@ impl InProcessPool {
                     // The caller may have given up; nothing to do then.
                     let _ = reply.send(response);
                     // Free now: commit on this core rather than let it idle, until new work.
-                    if let Some(ResultSink(live)) = &request.stream {
+                    if let Some(ResultSink(live)) = &request.sink {
                         live.help(|| {
                             if next.is_none() {
                                 next = queue.try_recv().ok();
@@ -340,7 +340,7 @@ impl tower::Service<BatchRequest> for InProcessPool {
 
     fn call(&mut self, request: BatchRequest) -> Self::Future {
         let (reply, response) = oneshot::channel();
-        let live = request.stream.clone();
+        let live = request.sink.clone();
         let sent = self.jobs.send(Job { request, reply });
         // Only now that the job is queued: a pool helping the commit checks its queue when woken.
         if let Some(ResultSink(live)) = live {

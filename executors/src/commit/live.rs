@@ -67,6 +67,14 @@ struct Inbox {
     events: u64,
 }
 
+/// Who sleeps on an event: helping pools, the committer, or both.
+#[derive(Debug, Clone, Copy)]
+enum Sleepers {
+    Helpers,
+    Committer,
+    All,
+}
+
 #[derive(Debug)]
 struct Driver {
     cursor: Option<CommitCursor>,
@@ -136,8 +144,7 @@ impl LiveCommit {
     pub fn work_sent(&self) {
         let mut inbox = self.lock_inbox();
         if inbox.helpers > 0 {
-            inbox.events += 1;
-            self.to_helpers.notify_all();
+            self.signal(&mut inbox, Sleepers::Helpers);
         }
     }
 
@@ -152,17 +159,14 @@ impl LiveCommit {
         let mut inbox = self.lock_inbox();
         inbox.helpers -= 1;
         // Whatever is left (or the finished block) is the committer's now.
-        inbox.events += 1;
-        self.to_committer.notify_all();
+        self.signal(&mut inbox, Sleepers::Committer);
     }
 
     /// No more results will be delivered: whoever commits executes whatever is missing.
     pub fn close(&self) {
         let mut inbox = self.lock_inbox();
         inbox.closed = true;
-        inbox.events += 1;
-        self.to_helpers.notify_all();
-        self.to_committer.notify_all();
+        self.signal(&mut inbox, Sleepers::All);
     }
 
     /// Returns `true` once speculation was abandoned or the commit failed.
@@ -257,10 +261,7 @@ impl LiveCommit {
             _ => return true,
         };
         if over {
-            let mut inbox = self.lock_inbox();
-            inbox.events += 1;
-            self.to_committer.notify_all();
-            self.to_helpers.notify_all();
+            self.signal(&mut self.lock_inbox(), Sleepers::All);
         }
         over
     }
@@ -268,10 +269,21 @@ impl LiveCommit {
     /// Wakes whoever commits when the caller does not: helping pools if any, else the
     /// committer.
     fn wake(&self, inbox: &mut Inbox) {
-        inbox.events += 1;
-        if inbox.helpers > 0 {
-            self.to_helpers.notify_all();
+        let sleepers = if inbox.helpers > 0 {
+            Sleepers::Helpers
         } else {
+            Sleepers::Committer
+        };
+        self.signal(inbox, sleepers);
+    }
+
+    /// Records an event in `inbox` and wakes `sleepers` to look at it.
+    fn signal(&self, inbox: &mut Inbox, sleepers: Sleepers) {
+        inbox.events += 1;
+        if matches!(sleepers, Sleepers::Helpers | Sleepers::All) {
+            self.to_helpers.notify_all();
+        }
+        if matches!(sleepers, Sleepers::Committer | Sleepers::All) {
             self.to_committer.notify_all();
         }
     }
