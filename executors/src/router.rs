@@ -9,7 +9,7 @@
 //! nonces make them a chain, so splitting them can only cause re-execution.
 
 use crate::{
-    access::{AccessKey, AccountWrite},
+    access::{AccessKey, AccountSummary, AccountWrite},
     block::{Block, BlockTx},
     execute::TxOutcome,
     state::StateReader,
@@ -435,28 +435,18 @@ pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, u
 }
 
 /// Whether `tx` (with `outcome`) took `address`'s balance only as a delta.
-pub fn balance_is_delta(tx: &BlockTx, outcome: &TxOutcome, address: Address) -> bool {
+fn balance_is_delta(tx: &BlockTx, outcome: &TxOutcome, address: Address) -> bool {
     let Some(uses) = outcome.reads.balance_uses.as_deref() else {
         return false;
     };
-    outcome
-        .reads
-        .accounts
-        .iter()
-        .find(|(a, _)| *a == address)
-        .and_then(|(_, seen)| seen.as_ref())
+    read_summary(outcome, address)
         .is_some_and(|seen| crate::commit::takes_balance_as_delta(tx, uses, &address, seen))
 }
 
 /// Whether `outcome` changed `address`'s nonce or code, created it or destroyed it: more than
 /// its balance.
-pub fn changes_identity(outcome: &TxOutcome, address: Address) -> bool {
-    let seen = outcome
-        .reads
-        .accounts
-        .iter()
-        .find(|(a, _)| *a == address)
-        .and_then(|(_, seen)| seen.as_ref());
+fn changes_identity(outcome: &TxOutcome, address: Address) -> bool {
+    let seen = read_summary(outcome, address);
     outcome
         .writes
         .accounts
@@ -468,6 +458,16 @@ pub fn changes_identity(outcome: &TxOutcome, address: Address) -> bool {
             }
             _ => true,
         })
+}
+
+/// What `outcome` read of `address`, when it read the account and the account existed.
+fn read_summary(outcome: &TxOutcome, address: Address) -> Option<&AccountSummary> {
+    outcome
+        .reads
+        .accounts
+        .iter()
+        .find(|(a, _)| *a == address)
+        .and_then(|(_, seen)| seen.as_ref())
 }
 
 /// Transactions that read the beneficiary's account (read its balance from a contract, or

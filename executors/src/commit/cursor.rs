@@ -111,7 +111,7 @@ pub(super) struct CommitCursor {
     state: Option<Overlay>,
     outcomes: Vec<TxOutcome>,
     receipts: Vec<ReceiptEnvelope>,
-    /// Shared with whoever helps hash it ([`LiveCommit`]).
+    /// Shared with whoever helps hash it ([`super::LiveCommit`]).
     pub(super) root: Option<Arc<ReceiptLeaves>>,
     cumulative: u64,
     misses: usize,

@@ -39,8 +39,8 @@ pub struct LiveCommit {
     /// Wakes the committer: see [`Inbox::events`].
     to_committer: Condvar,
     driver: Mutex<Driver>,
-    /// The receipts root, hashed by pools and the committer while they wait (the cursor
-    /// publishes its leaves).
+    /// The receipts root: the cursor publishes its leaves, helping pools hash them while they
+    /// wait, and the committer shares what is left at the end.
     root: Option<Arc<ReceiptLeaves>>,
     /// Set once speculation is abandoned or the commit failed: pools stop at their next
     /// delivery, and the dispatcher sends no more work.
@@ -197,10 +197,9 @@ impl LiveCommit {
     fn commit_when_woken(&self, wakes: &Condvar, hash: bool, mut stop: impl FnMut() -> bool) {
         loop {
             let seen = self.lock_inbox().events;
-            let mut driver = match self.driver.try_lock() {
-                Ok(driver) => driver,
-                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => {
+            let mut driver = match self.try_lock_driver() {
+                Some(driver) => driver,
+                None => {
                     if hash && self.hash_receipts() && !stop() {
                         continue;
                     }
@@ -233,14 +232,11 @@ impl LiveCommit {
     /// someone else is committing; then that one is woken, since it may have passed this
     /// result's turn already.
     fn drive(&self, limit: usize) {
-        match self.driver.try_lock() {
-            Ok(mut driver) => {
+        match self.try_lock_driver() {
+            Some(mut driver) => {
                 self.advance(&mut driver, limit);
             }
-            Err(std::sync::TryLockError::Poisoned(e)) => {
-                self.advance(&mut e.into_inner(), limit);
-            }
-            Err(std::sync::TryLockError::WouldBlock) => self.wake(&mut self.lock_inbox()),
+            None => self.wake(&mut self.lock_inbox()),
         }
     }
 
@@ -294,6 +290,15 @@ impl LiveCommit {
 
     fn lock_driver(&self) -> MutexGuard<'_, Driver> {
         self.driver.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The driver, unless another thread holds it.
+    fn try_lock_driver(&self) -> Option<MutexGuard<'_, Driver>> {
+        match self.driver.try_lock() {
+            Ok(driver) => Some(driver),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 }
 

@@ -16,10 +16,16 @@ pub fn validate(reads: &ReadSet, state: &impl StateReader) -> bool {
         .accounts
         .iter()
         .all(|(address, seen)| state.summary(address) == *seen)
-        && reads
-            .storage
-            .iter()
-            .all(|(address, slot, seen)| state.storage(address, slot) == *seen)
+        && slots_and_hashes_match(reads, state)
+}
+
+/// Returns `true` when every storage slot and block hash in `reads` equals the value in
+/// `state`: all of [`validate`] but the accounts.
+fn slots_and_hashes_match(reads: &ReadSet, state: &impl StateReader) -> bool {
+    reads
+        .storage
+        .iter()
+        .all(|(address, slot, seen)| state.storage(address, slot) == *seen)
         && reads
             .block_hashes
             .iter()
@@ -85,19 +91,7 @@ pub(super) fn rebase_balances(
         }
         shifts.push((*address, seen.balance, now.balance));
     }
-    if shifts.is_empty() {
-        return None;
-    }
-    let reads = &outcome.reads;
-    let exact = reads
-        .storage
-        .iter()
-        .all(|(address, slot, value)| state.storage(address, slot) == *value)
-        && reads
-            .block_hashes
-            .iter()
-            .all(|(number, seen)| state.block_hash(*number) == Some(*seen));
-    if !exact {
+    if shifts.is_empty() || !slots_and_hashes_match(&outcome.reads, state) {
         return None;
     }
     for (address, write) in &mut outcome.writes.accounts {
