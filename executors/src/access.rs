@@ -74,6 +74,15 @@ impl ReadSet {
         accounts.chain(slots).chain(hashes)
     }
 
+    /// What was read of `address`: `None` when the account was not read, `Some(None)` when it
+    /// was read and did not exist.
+    pub fn account(&self, address: &Address) -> Option<Option<AccountSummary>> {
+        self.accounts
+            .iter()
+            .find(|(a, _)| a == address)
+            .map(|(_, seen)| *seen)
+    }
+
     /// Number of keys read.
     pub fn len(&self) -> usize {
         self.accounts.len() + self.storage.len() + self.block_hashes.len()

@@ -352,15 +352,6 @@ mod tests {
             .map(|(_, _, v)| *v)
     }
 
-    fn account_read(outcome: &TxOutcome, address: Address) -> Option<Option<AccountSummary>> {
-        outcome
-            .reads
-            .accounts
-            .iter()
-            .find(|(a, _)| *a == address)
-            .map(|(_, s)| *s)
-    }
-
     fn write_of(outcome: &TxOutcome, address: Address) -> Option<&AccountWrite> {
         outcome
             .writes
@@ -405,10 +396,14 @@ mod tests {
         builder.transfer(account(0), account(1), 1_000);
         let (outcome, _) = run_one(builder);
         let funds = U256::from(10u128.pow(21));
-        let sender = account_read(&outcome, account(0))
+        let sender = outcome
+            .reads
+            .account(&account(0))
             .flatten()
             .expect("sender read");
-        let recipient = account_read(&outcome, account(1))
+        let recipient = outcome
+            .reads
+            .account(&account(1))
             .flatten()
             .expect("recipient read");
         assert_eq!((sender.balance, sender.nonce), (funds, 0));
@@ -431,7 +426,7 @@ mod tests {
         let mut builder = BlockBuilder::new(2);
         builder.transfer(account(0), account(1), 1);
         let (outcome, beneficiary) = run_one(builder);
-        assert_eq!(account_read(&outcome, beneficiary), None);
+        assert_eq!(outcome.reads.account(&beneficiary), None);
         assert!(write_of(&outcome, beneficiary).is_none());
         let tip = GAS_PRICE - u128::from(BASE_FEE);
         assert_eq!(outcome.fee, U256::from(21_000 * tip));
@@ -444,7 +439,7 @@ mod tests {
         builder.bump(account(0), READER, 0);
         let (outcome, beneficiary) = run_one(builder);
         // The beneficiary does not exist yet; the read of its absence is what gets validated.
-        assert_eq!(account_read(&outcome, beneficiary), Some(None));
+        assert_eq!(outcome.reads.account(&beneficiary), Some(None));
         assert!(outcome.fee > U256::ZERO);
     }
 
@@ -458,7 +453,9 @@ mod tests {
         let (block, state) = builder.build();
         let run = execute_sequential(&block, Arc::new(State::clone(&state))).unwrap();
         let first_fee = run.result.outcomes[0].fee;
-        let seen = account_read(&run.result.outcomes[1], beneficiary)
+        let seen = run.result.outcomes[1]
+            .reads
+            .account(&beneficiary)
             .flatten()
             .expect("beneficiary exists after the first fee");
         assert_eq!(seen.balance, first_fee);

@@ -9,7 +9,7 @@
 //! nonces make them a chain, so splitting them can only cause re-execution.
 
 use crate::{
-    access::{AccessKey, AccountSummary, AccountWrite},
+    access::{AccessKey, AccountWrite},
     block::{Block, BlockTx},
     execute::TxOutcome,
     state::StateReader,
@@ -439,14 +439,17 @@ fn balance_is_delta(tx: &BlockTx, outcome: &TxOutcome, address: Address) -> bool
     let Some(uses) = outcome.reads.balance_uses.as_deref() else {
         return false;
     };
-    read_summary(outcome, address)
-        .is_some_and(|seen| crate::commit::takes_balance_as_delta(tx, uses, &address, seen))
+    outcome
+        .reads
+        .account(&address)
+        .flatten()
+        .is_some_and(|seen| crate::commit::takes_balance_as_delta(tx, uses, &address, &seen))
 }
 
 /// Whether `outcome` changed `address`'s nonce or code, created it or destroyed it: more than
 /// its balance.
 fn changes_identity(outcome: &TxOutcome, address: Address) -> bool {
-    let seen = read_summary(outcome, address);
+    let seen = outcome.reads.account(&address).flatten();
     outcome
         .writes
         .accounts
@@ -458,16 +461,6 @@ fn changes_identity(outcome: &TxOutcome, address: Address) -> bool {
             }
             _ => true,
         })
-}
-
-/// What `outcome` read of `address`, when it read the account and the account existed.
-fn read_summary(outcome: &TxOutcome, address: Address) -> Option<&AccountSummary> {
-    outcome
-        .reads
-        .accounts
-        .iter()
-        .find(|(a, _)| *a == address)
-        .and_then(|(_, seen)| seen.as_ref())
 }
 
 /// Transactions that read the beneficiary's account (read its balance from a contract, or

@@ -42,10 +42,8 @@ pub fn is_plain_transfer(tx: &BlockTx, reads: &ReadSet) -> bool {
     };
     let env = &tx.env;
     let target_has_code = reads
-        .accounts
-        .iter()
-        .find(|(address, _)| *address == to)
-        .is_none_or(|(_, seen)| seen.is_some_and(|s| s.code_hash != KECCAK_EMPTY));
+        .account(&to)
+        .is_none_or(|seen| seen.is_some_and(|s| s.code_hash != KECCAK_EMPTY));
     env.data.is_empty()
         && !target_has_code
         && env.authorization_list.is_empty()
