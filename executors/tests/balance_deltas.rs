@@ -7,10 +7,12 @@
 use alloy_primitives::{Address, Bytes, TxKind, U256, address};
 use std::sync::Arc;
 use switchyard_executors::{
-    Block, Overlay, State, TxExecutor, check,
+    Block, State, check,
     commit::ordered_commit,
     execute_sequential, router,
-    synthetic::{BlockBuilder, FAUCET_CODE, SELF_BALANCE_RECORDER_CODE, SINK_CODE, account},
+    synthetic::{
+        BlockBuilder, FAUCET_CODE, SELF_BALANCE_RECORDER_CODE, SINK_CODE, account, each_alone_on,
+    },
 };
 
 const SHARED: Address = address!("00000000000000000000000000000000000ba1a0");
@@ -22,16 +24,7 @@ fn commit_stale(block: Block, state: State) -> Vec<bool> {
     let reference = execute_sequential(&block, base.clone())
         .expect("sequential")
         .result;
-    let speculative = block
-        .txs
-        .iter()
-        .map(|tx| {
-            let outcome = TxExecutor::new(&block.env, Overlay::new(base.clone()))
-                .execute(&tx.env)
-                .map_err(|(e, _)| e);
-            Some(outcome)
-        })
-        .collect();
+    let speculative = each_alone_on(&block, &base).into_iter().map(Some).collect();
     let (result, report) = ordered_commit(&block, base, speculative).expect("commit");
     let mismatches = check::against_reference(&reference, &result);
     assert!(mismatches.is_empty(), "{mismatches:?}");

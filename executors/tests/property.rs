@@ -15,7 +15,7 @@ use switchyard_executors::{
     router::{self, Router, ScatterRouter},
     synthetic::{
         BlockBuilder, CAPPED_COUNTER_CODE, COINBASE_READER_CODE, COUNTER_CODE, FAUCET_CODE,
-        SELF_BALANCE_RECORDER_CODE, SINK_CODE, account,
+        SELF_BALANCE_RECORDER_CODE, SINK_CODE, account, each_alone_on,
     },
 };
 
@@ -209,24 +209,6 @@ proptest! {
     }
 }
 
-/// Each transaction executed alone on the pre-state: stale wherever an earlier one wrote what it
-/// reads.
-fn alone_on_prestate(
-    block: &switchyard_executors::Block,
-    base: &Arc<switchyard_executors::State>,
-) -> Vec<Result<switchyard_executors::TxOutcome, switchyard_executors::ExecFailure>> {
-    block
-        .txs
-        .iter()
-        .map(|tx| {
-            let state = switchyard_executors::Overlay::new(base.clone());
-            switchyard_executors::TxExecutor::new(&block.env, state)
-                .execute(&tx.env)
-                .map_err(|(e, _)| e)
-        })
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -242,7 +224,7 @@ proptest! {
         let block = Arc::new(block);
         let base = Arc::new(state);
         let reference = execute_sequential(&block, base.clone()).expect("sequential").result;
-        let speculative = alone_on_prestate(&block, &base);
+        let speculative = each_alone_on(&block, &base);
         let live = LiveCommit::new(block.clone(), base);
         // Producer p delivers every index congruent to p, in reverse, one at a time; one in
         // `drop_every` never arrives, and producer 0 repeats its first delivery.

@@ -14,13 +14,15 @@ pub use traffic::{Action, Deployment, Traffic, Workload, workload_block};
 
 use crate::{
     block::{Block, BlockEnvironment, BlockTx},
-    state::State,
+    execute::{ExecFailure, TxExecutor, TxOutcome},
+    state::{Overlay, State},
 };
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256, map::HashMap};
 use revm::{
     context::{BlockEnv, TxEnv},
     primitives::hardfork::SpecId,
 };
+use std::sync::Arc;
 
 /// Increments the slot named by calldata word 0.
 pub const COUNTER_CODE: &[u8] = &[
@@ -262,6 +264,20 @@ pub fn independent_transfers(txs: usize) -> (Block, State) {
         builder.transfer(account(i), account(txs + i), 1);
     }
     builder.build()
+}
+
+/// Each transaction of `block` executed alone on `base`: speculative results that are stale
+/// wherever an earlier transaction wrote what they read, for tests of the commit.
+pub fn each_alone_on(block: &Block, base: &Arc<State>) -> Vec<Result<TxOutcome, ExecFailure>> {
+    block
+        .txs
+        .iter()
+        .map(|tx| {
+            TxExecutor::new(&block.env, Overlay::new(base.clone()))
+                .execute(&tx.env)
+                .map_err(|(e, _)| e)
+        })
+        .collect()
 }
 
 /// A small deterministic generator (SplitMix64), so synthetic blocks need no dependency.
