@@ -12,7 +12,10 @@ use serde::Serialize;
 /// and more), the gas limit otherwise.
 pub fn estimated_cost(tx: &crate::BlockTx, state: &dyn crate::StateReader) -> u64 {
     const TRANSFER_GAS: u64 = 21_000;
-    let plain = tx.env.data.is_empty()
+    // A limit of at most 21,000 is the cost either way: no state lookup (a cache miss in a
+    // large state) for the usual transfer.
+    let plain = tx.env.gas_limit > TRANSFER_GAS
+        && tx.env.data.is_empty()
         && tx.to().is_some_and(|to| {
             state
                 .summary(&to)

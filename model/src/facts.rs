@@ -5,10 +5,10 @@
 //! [`TxRecord`] (training), so the model sees identical inputs in both places.
 
 use crate::traffic::TxRecord;
-use alloy_primitives::{Address, Selector};
+use alloy_primitives::{Address, Selector, map::AddressMap};
 use revm::primitives::KECCAK_EMPTY;
 use serde::{Deserialize, Serialize};
-use switchyard_executors::{BlockTx, StateReader};
+use switchyard_executors::{Block, BlockTx, StateReader};
 
 /// At most this many calldata addresses are kept per transaction (the first found).
 pub const MAX_CALLDATA_ADDRESSES: usize = 16;
@@ -97,6 +97,33 @@ impl TxFacts {
     /// Facts of a block transaction; `state` (the state the block executes on) tells whether
     /// the target has code.
     pub fn from_tx(tx: &BlockTx, state: Option<&dyn StateReader>) -> Self {
+        Self::with_code(tx, has_code(tx.to(), tx.input(), state))
+    }
+
+    /// Facts of every transaction of `block`, looking up each target's code once: popular
+    /// targets recur through a block, and a lookup in a large state misses the cache.
+    pub fn of_block(block: &Block, state: Option<&dyn StateReader>) -> Vec<Self> {
+        let Some(state) = state else {
+            return block.txs.iter().map(|tx| Self::from_tx(tx, None)).collect();
+        };
+        let mut code: AddressMap<bool> = AddressMap::default();
+        code.reserve(block.txs.len());
+        block
+            .txs
+            .iter()
+            .map(|tx| {
+                let to_has_code = match tx.to() {
+                    Some(to) => *code
+                        .entry(to)
+                        .or_insert_with(|| has_code(Some(to), tx.input(), Some(state))),
+                    None => false,
+                };
+                Self::with_code(tx, to_has_code)
+            })
+            .collect()
+    }
+
+    fn with_code(tx: &BlockTx, to_has_code: bool) -> Self {
         let input = tx.input();
         let to = tx.to();
         Self {
@@ -110,7 +137,7 @@ impl TxFacts {
             },
             gas_limit: tx.gas_limit(),
             moved_value: !tx.value().is_zero(),
-            to_has_code: has_code(to, input, state),
+            to_has_code,
         }
     }
 
@@ -134,13 +161,24 @@ impl TxFacts {
 
     /// Candidate keys: sender, target and calldata addresses, sorted and distinct.
     pub fn candidate_addresses(&self) -> Vec<Address> {
-        let mut keys = Vec::with_capacity(2 + self.calldata.len());
-        keys.push(self.sender);
-        keys.extend(self.to);
-        keys.extend(self.calldata.iter().map(|c| c.address));
+        let mut keys: Vec<Address> = self.each_candidate_address().collect();
         keys.sort_unstable();
+        // Facts read from a log may repeat a calldata address.
         keys.dedup();
         keys
+    }
+
+    /// The candidate keys, each once, sender first, without allocating (the router's hot
+    /// path). Calldata addresses are distinct already ([`calldata_addresses`]).
+    pub fn each_candidate_address(&self) -> impl Iterator<Item = Address> + '_ {
+        let sender = self.sender;
+        let to = self.to.filter(|to| *to != sender);
+        let calldata = self
+            .calldata
+            .iter()
+            .map(|c| c.address)
+            .filter(move |a| *a != sender && Some(*a) != to);
+        std::iter::once(sender).chain(to).chain(calldata)
     }
 
     /// The position of `address` among this transaction's calldata addresses.
@@ -179,6 +217,37 @@ mod tests {
                 .unwrap()
         );
         assert!(calldata_addresses(&data[..3]).is_empty());
+    }
+
+    #[test]
+    fn candidate_addresses_are_distinct_sender_first() {
+        let (a, b, c) = (
+            Address::repeat_byte(3),
+            Address::repeat_byte(1),
+            Address::repeat_byte(2),
+        );
+        let at = |position, address| CalldataAddress { position, address };
+        let facts = TxFacts {
+            sender: a,
+            to: Some(b),
+            selector: None,
+            // The sender and the target again, then a new address.
+            calldata: vec![at(0, a), at(1, b), at(2, c)],
+            gas_limit: 50_000,
+            moved_value: false,
+            to_has_code: true,
+        };
+        assert_eq!(
+            facts.each_candidate_address().collect::<Vec<_>>(),
+            [a, b, c]
+        );
+        assert_eq!(facts.candidate_addresses(), [b, c, a]);
+        let to_self = TxFacts {
+            to: Some(a),
+            calldata: Vec::new(),
+            ..facts
+        };
+        assert_eq!(to_self.each_candidate_address().collect::<Vec<_>>(), [a]);
     }
 
     #[test]

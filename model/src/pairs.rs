@@ -30,40 +30,90 @@ pub fn candidate_pairs(txs: &[TxFacts]) -> Vec<(u32, u32)> {
 /// Visits the candidate pairs `(i, j)`, `i < j`, in order of `j`, without collecting them. A
 /// pair sharing several keys is visited once per key.
 pub fn for_each_candidate_pair(txs: &[TxFacts], mut visit: impl FnMut(u32, u32)) {
-    let mut holders: AddressMap<Recent> = AddressMap::default();
-    holders.reserve(txs.len() * 2);
+    walk_candidates(txs, |link| {
+        if let Link::Candidate { earlier, later } = link {
+            visit(earlier, later);
+        }
+    });
+}
+
+/// What [`walk_candidates`] meets at a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// `later` has the sender of `first`, the sender's first transaction in the block. Met
+    /// before any candidate pair of `later`.
+    SameSender {
+        /// The sender's first transaction.
+        first: u32,
+        /// A later transaction of the same sender.
+        later: u32,
+    },
+    /// A candidate pair of different senders.
+    Candidate {
+        /// The earlier transaction.
+        earlier: u32,
+        /// The later transaction.
+        later: u32,
+    },
+}
+
+/// Walks the block once, in order, meeting each transaction's same-sender link and then its
+/// candidate pairs, nearest first. One index serves both, so a router that merges senders
+/// needs no second pass over the block's addresses.
+pub fn walk_candidates(txs: &[TxFacts], mut meet: impl FnMut(Link)) {
+    let mut keys: AddressMap<KeyHolders> = AddressMap::default();
+    keys.reserve(txs.len() * 2);
     for (j, tx) in txs.iter().enumerate() {
         let j = j as u32;
-        for key in tx.candidate_addresses() {
-            let recent = holders.entry(key).or_default();
-            // Nearest first: close pairs conflict most, and once joined the farther ones are
-            // skipped by callers that keep groups.
-            for i in recent.nearest_first() {
-                if txs[i as usize].sender != tx.sender {
-                    visit(i, j);
+        // The sender comes first, so the same-sender link precedes the pairs.
+        for (k, key) in tx.each_candidate_address().enumerate() {
+            let holders = keys.entry(key).or_default();
+            if k == 0 {
+                match holders.first_sent {
+                    Some(first) => meet(Link::SameSender { first, later: j }),
+                    None => holders.first_sent = Some(j),
                 }
             }
-            recent.push(j);
+            // Nearest first: close pairs conflict most, and once joined the farther ones are
+            // skipped by callers that keep groups.
+            for i in holders.recent.nearest_first() {
+                if txs[i as usize].sender != tx.sender {
+                    meet(Link::Candidate {
+                        earlier: i,
+                        later: j,
+                    });
+                }
+            }
+            holders.recent.push(j);
         }
     }
+}
+
+/// What the walk keeps of one key.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHolders {
+    recent: Recent,
+    /// The first transaction sent by this key's address.
+    first_sent: Option<u32>,
 }
 
 /// The last [`HOT_KEY_WINDOW`] holders of a key, in a ring: no allocation per key.
 #[derive(Debug, Default, Clone, Copy)]
 struct Recent {
     ring: [u32; HOT_KEY_WINDOW],
-    pushed: usize,
+    pushed: u32,
 }
 
 impl Recent {
     fn push(&mut self, tx: u32) {
-        self.ring[self.pushed % HOT_KEY_WINDOW] = tx;
+        self.ring[self.pushed as usize % HOT_KEY_WINDOW] = tx;
         self.pushed += 1;
     }
 
     fn nearest_first(&self) -> impl Iterator<Item = u32> + '_ {
-        (1..=self.pushed.min(HOT_KEY_WINDOW))
-            .map(move |back| self.ring[(self.pushed - back) % HOT_KEY_WINDOW])
+        let pushed = self.pushed as usize;
+        (1..=pushed.min(HOT_KEY_WINDOW))
+            .map(move |back| self.ring[(pushed - back) % HOT_KEY_WINDOW])
     }
 }
 
@@ -94,6 +144,38 @@ mod tests {
     fn shared_target_pairs_and_same_sender_is_skipped() {
         let txs = vec![tx(1, 9), tx(2, 9), tx(1, 9), tx(3, 4)];
         assert_eq!(candidate_pairs(&txs), vec![(0, 1), (1, 2)]);
+    }
+
+    #[test]
+    fn same_sender_link_comes_before_the_later_pairs() {
+        let txs = vec![tx(1, 9), tx(2, 9), tx(1, 9), tx(2, 1)];
+        let mut links = Vec::new();
+        walk_candidates(&txs, |link| links.push(link));
+        use Link::*;
+        assert_eq!(
+            links,
+            vec![
+                Candidate {
+                    earlier: 0,
+                    later: 1
+                },
+                SameSender { first: 0, later: 2 },
+                Candidate {
+                    earlier: 1,
+                    later: 2
+                },
+                // Sender 2 again, then its target: sender 1's address, held by 0 and 2.
+                SameSender { first: 1, later: 3 },
+                Candidate {
+                    earlier: 2,
+                    later: 3
+                },
+                Candidate {
+                    earlier: 0,
+                    later: 3
+                },
+            ]
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use crate::{
     facts::TxFacts,
     model::Model,
-    pairs::{candidate_pairs, for_each_candidate_pair},
+    pairs::{Link, candidate_pairs, walk_candidates},
 };
 use std::sync::{
     Arc,
@@ -20,7 +20,7 @@ use std::sync::{
 };
 use switchyard_executors::{
     Block, StateReader,
-    router::{RouteInput, Router, UnionFind, merge_by_sender},
+    router::{RouteInput, Router, UnionFind},
 };
 
 /// A pair threshold that can be read and changed from other threads; clones share it.
@@ -82,11 +82,7 @@ impl ModelRouter {
         block: &Block,
         state: Option<&dyn StateReader>,
     ) -> Vec<(usize, usize)> {
-        let facts: Vec<TxFacts> = block
-            .txs
-            .iter()
-            .map(|tx| TxFacts::from_tx(tx, state))
-            .collect();
+        let facts = TxFacts::of_block(block, state);
         let scorer = self.model.block_scorer(&facts);
         let threshold = self.threshold.get();
         candidate_pairs(&facts)
@@ -103,22 +99,19 @@ impl Router for ModelRouter {
     }
 
     fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
-        let facts: Vec<TxFacts> = input
-            .block
-            .txs
-            .iter()
-            .map(|tx| TxFacts::from_tx(tx, input.state))
-            .collect();
+        let facts = TxFacts::of_block(input.block, input.state);
         let scorer = self.model.block_scorer(&facts);
         let threshold = self.threshold.get();
         let mut uf = UnionFind::new(facts.len());
-        merge_by_sender(input.block, &mut uf);
-        for_each_candidate_pair(&facts, |i, j| {
-            let (i, j) = (i as usize, j as usize);
-            // A pair already joined needs no score: union is transitive, so the groups are
-            // those of scoring every pair. In dense blocks this skips most of them.
-            if uf.find(i) != uf.find(j) && scorer.conflicts(i, j, threshold) {
-                uf.union(i, j);
+        walk_candidates(&facts, |link| match link {
+            Link::SameSender { first, later } => uf.union(first as usize, later as usize),
+            Link::Candidate { earlier, later } => {
+                let (i, j) = (earlier as usize, later as usize);
+                // A pair already joined needs no score: union is transitive, so the groups
+                // are those of scoring every pair. In dense blocks this skips most of them.
+                if uf.find(i) != uf.find(j) && scorer.conflicts(i, j, threshold) {
+                    uf.union(i, j);
+                }
             }
         });
         uf.groups()

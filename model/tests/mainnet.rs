@@ -13,11 +13,15 @@ use switchyard_executors::{
     block::find_block_dirs,
     execute_sequential,
     fixtures::mainnet_dir,
-    router::{ContractRouter, OracleRouter, RouteInput, Router, true_dependencies},
+    router::{
+        ContractRouter, OracleRouter, RouteInput, Router, UnionFind, merge_by_sender,
+        true_dependencies,
+    },
     system,
 };
 use switchyard_model::{
     BlockRecord, ModelRouter, TrafficLogReader, TrafficLogWriter, TxExec,
+    facts::TxFacts,
     train::{Algo, TrainOptions, train_records},
 };
 
@@ -209,6 +213,60 @@ fn model_router_on_held_out_blocks() {
             t.2 as f64 / t.3 as f64
         );
     }
+    let [model, contract, oracle] =
+        totals.map(|t| (t.0 as f64 / t.1 as f64, t.2 as f64 / t.3 as f64));
+    assert_eq!(oracle.0, 0.0, "the oracle splits no true dependency");
+    assert!(
+        model.0 < contract.0,
+        "the model splits fewer true dependencies than contract: {model:?} vs {contract:?}"
+    );
+    // Not everything in one group: the model keeps parallelism.
+    assert!(model.1 < 0.9, "largest group {:.3} of gas", model.1);
+}
+
+/// The router's walk (senders merged in the same pass, pairs already joined left unscored)
+/// gives the groups of merging every predicted pair and every same-sender pair; facts built
+/// for a whole block (code looked up once per target) are those built one by one.
+#[test]
+fn model_router_groups_are_those_of_all_predicted_pairs() {
+    let data = mainnet_or_skip!();
+    let (model, _) =
+        train_records(&data.records, &options(Algo::Logistic), &mut |_| {}).expect("train");
+    let router = ModelRouter::new(model);
+    let mut merged_pairs = 0;
+    for e in &data.executed {
+        let state = Some(e.state.as_ref() as &dyn switchyard_executors::StateReader);
+        let one_by_one: Vec<TxFacts> = e
+            .block
+            .txs
+            .iter()
+            .map(|tx| TxFacts::from_tx(tx, state))
+            .collect();
+        assert_eq!(TxFacts::of_block(&e.block, state), one_by_one);
+        let n = e.block.txs.len();
+        let mut uf = UnionFind::new(n);
+        merge_by_sender(&e.block, &mut uf);
+        let pairs = router.predicted_pairs(&e.block, state);
+        merged_pairs += pairs.len();
+        for (i, j) in pairs {
+            uf.union(i, j);
+        }
+        let costs = vec![1; n];
+        let input = RouteInput {
+            block: &e.block,
+            costs: &costs,
+            pool_weights: &[1.0, 1.0],
+            state,
+            oracle: None,
+        };
+        assert_eq!(
+            router.groups(&input),
+            uf.groups(),
+            "block {}",
+            e.block.number()
+        );
+    }
+    assert!(merged_pairs > 0, "some pairs are predicted to conflict");
 }
 
 #[test]

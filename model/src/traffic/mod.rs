@@ -131,37 +131,35 @@ impl BlockRecord {
         let txs = block
             .txs
             .iter()
+            .zip(TxFacts::of_block(block, state))
             .zip(outcomes)
             .zip(exec)
-            .map(|((tx, outcome), exec)| {
-                let facts = TxFacts::from_tx(tx, state);
-                TxRecord {
-                    hash: tx.hash,
-                    candidate_keys: facts
-                        .candidate_addresses()
-                        .iter()
-                        .map(KeyHash::account)
-                        .collect(),
-                    sender: facts.sender,
-                    to: facts.to,
-                    selector: facts.selector,
-                    calldata_addresses: facts.calldata,
-                    gas_limit: facts.gas_limit,
-                    gas_used: outcome.gas_used,
-                    moved_value: facts.moved_value,
-                    to_has_code: facts.to_has_code,
-                    success: outcome.is_success(),
-                    reads: read_keys(outcome),
-                    writes: write_keys(outcome),
-                    reads_beneficiary: outcome
-                        .reads
-                        .accounts
-                        .iter()
-                        .any(|(a, _)| *a == beneficiary),
-                    pool: exec.pool as u32,
-                    reexecuted: exec.reexecuted,
-                    nanos: exec.nanos,
-                }
+            .map(|(((tx, facts), outcome), exec)| TxRecord {
+                hash: tx.hash,
+                candidate_keys: facts
+                    .candidate_addresses()
+                    .iter()
+                    .map(KeyHash::account)
+                    .collect(),
+                sender: facts.sender,
+                to: facts.to,
+                selector: facts.selector,
+                calldata_addresses: facts.calldata,
+                gas_limit: facts.gas_limit,
+                gas_used: outcome.gas_used,
+                moved_value: facts.moved_value,
+                to_has_code: facts.to_has_code,
+                success: outcome.is_success(),
+                reads: read_keys(outcome),
+                writes: write_keys(outcome),
+                reads_beneficiary: outcome
+                    .reads
+                    .accounts
+                    .iter()
+                    .any(|(a, _)| *a == beneficiary),
+                pool: exec.pool as u32,
+                reexecuted: exec.reexecuted,
+                nanos: exec.nanos,
             })
             .collect();
         Ok(Self {
