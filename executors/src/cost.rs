@@ -296,8 +296,92 @@ pub struct ParallelSample {
     pub reexecuted_cost: u64,
 }
 
+/// After this many blocks declined in a row as not worth it, a probe is due: the next block as
+/// promising as the best declined since the last parallel run goes parallel anyway. The
+/// parallel costs are learned only from parallel runs, so without probes one pessimistic
+/// estimate (a disturbed calibration, a burst of small blocks) would never be corrected.
+pub const PROBE_EVERY: u32 = 16;
+
+/// A due probe waits for a promising block at most until this many declines in a row, then
+/// takes the next declined block whatever its prediction.
+pub const PROBE_AT_LATEST: u32 = 4 * PROBE_EVERY;
+
+/// "As promising as the best": within this factor of the best prediction, since predictions
+/// of the same block drift as the measured rates move.
+const NEAR_BEST: f64 = 0.9;
+
+/// When to run a declined block in parallel anyway (a probe). A probe on a block predicted at
+/// 0.1× costs most of that block and teaches little about blocks near the bar, so the probe
+/// goes to the most promising block declined since the last parallel run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Probes {
+    declined: u32,
+    best: f64,
+}
+
+impl Probes {
+    /// Counts `fallback`; true when this block should be a probe instead. Only blocks declined
+    /// as not worth it count: the other reasons are not estimates.
+    pub fn probe_instead(&mut self, fallback: &Fallback) -> bool {
+        let Fallback::NotWorthIt { predicted_speedup } = *fallback else {
+            return false;
+        };
+        self.declined += 1;
+        if self.declined == 1 || predicted_speedup > self.best {
+            self.best = predicted_speedup;
+        }
+        self.declined >= PROBE_AT_LATEST
+            || (self.declined >= PROBE_EVERY && predicted_speedup >= NEAR_BEST * self.best)
+    }
+
+    /// A block ran in parallel (a probe or not): the count starts again.
+    pub fn ran_parallel(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Blocks declined as not worth it since the last parallel run.
+    pub fn declined(&self) -> u32 {
+        self.declined
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    fn worth(predicted_speedup: f64) -> Fallback {
+        Fallback::NotWorthIt { predicted_speedup }
+    }
+
+    #[test]
+    fn a_probe_waits_for_the_most_promising_declined_block() {
+        let mut probes = Probes::default();
+        // A promising block early, then hopeless ones: none of them is probed...
+        assert!(!probes.probe_instead(&worth(0.9)));
+        for _ in 1..PROBE_EVERY + 5 {
+            assert!(!probes.probe_instead(&worth(0.1)));
+            // ...and other reasons are not counted.
+            assert!(!probes.probe_instead(&Fallback::Trivial));
+        }
+        // ...until one about as promising as the best comes.
+        assert!(!probes.probe_instead(&worth(0.8)));
+        assert!(probes.probe_instead(&worth(0.85)));
+        probes.ran_parallel();
+        assert_eq!(probes.declined(), 0);
+        for _ in 1..PROBE_EVERY {
+            assert!(!probes.probe_instead(&worth(0.5)));
+        }
+        assert!(probes.probe_instead(&worth(0.5)));
+    }
+
+    #[test]
+    fn a_probe_comes_at_the_latest_after_the_cap() {
+        let mut probes = Probes::default();
+        assert!(!probes.probe_instead(&worth(1.2)));
+        let probe_at = (2..=PROBE_AT_LATEST + 1)
+            .find(|_| probes.probe_instead(&worth(0.1)))
+            .expect("a probe");
+        assert_eq!(probe_at, PROBE_AT_LATEST);
+    }
     use super::*;
 
     fn plan(pools_used: usize, total_cost: u64, makespan_cost: u64, txs: usize) -> Plan {

@@ -4,7 +4,7 @@ use crate::{
     balance::{PoolStatus, Rng, p2c},
     block::Block,
     commit::{CommitReport, LiveCommit},
-    cost::{CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, estimated_cost},
+    cost::{CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, Probes, estimated_cost},
     error::Result,
     execute::TxOutcome,
     pool::{
@@ -19,10 +19,7 @@ use futures_util::{StreamExt, stream::FuturesUnordered};
 use revm::primitives::hardfork::SpecId;
 use std::{
     collections::VecDeque,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU32, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::Instant,
 };
 use tower::{Service, ServiceExt};
@@ -126,15 +123,9 @@ pub struct ParallelExecutor<P = InProcessPool> {
     /// Estimated cost each pool gets through per nanosecond.
     throughput: Mutex<Vec<Ewma>>,
     fallback_enabled: bool,
-    /// Blocks declined as not worth it since the last parallel one.
-    declined: AtomicU32,
+    /// Blocks declined since the last parallel one, and when to probe.
+    probes: Mutex<Probes>,
 }
-
-/// After this many blocks declined in a row as not worth it, the next one runs in parallel
-/// anyway: the parallel costs are learned only from parallel runs, so without probes one
-/// pessimistic estimate (a disturbed calibration, a burst of small blocks) would never be
-/// corrected. A probe costs at most one block's difference, once per this many blocks.
-pub const PROBE_EVERY: u32 = 16;
 
 impl ParallelExecutor<InProcessPool> {
     /// `pools` in-process pools, each on its own thread.
@@ -165,7 +156,7 @@ where
             costs: Mutex::new(CostModel::default()),
             throughput: Mutex::new(throughput),
             fallback_enabled: true,
-            declined: AtomicU32::new(0),
+            probes: Mutex::default(),
         }
     }
 
@@ -367,7 +358,7 @@ where
             }
         }
 
-        self.declined.store(0, Ordering::Relaxed);
+        self.lock_probes().ran_parallel();
         let state = self.catalog.register(base.clone());
         let live = LiveCommit::new(block.clone(), base.clone());
         let commit = {
@@ -453,17 +444,19 @@ where
         })
     }
 
-    /// Counts a decline as not worth it; true when it is time to probe instead.
+    /// Counts a decline; true when this block should probe the parallel path instead.
     fn probe_due(&self, fallback: &Fallback) -> bool {
-        if !matches!(fallback, Fallback::NotWorthIt { .. }) {
-            return false;
+        let mut probes = self.lock_probes();
+        let due = probes.probe_instead(fallback);
+        if due {
+            let declined = probes.declined();
+            tracing::debug!(declined, "probing the parallel path to refresh its costs");
         }
-        let declined = self.declined.fetch_add(1, Ordering::Relaxed) + 1;
-        if declined < PROBE_EVERY {
-            return false;
-        }
-        tracing::debug!(declined, "probing the parallel path to refresh its costs");
-        true
+        due
+    }
+
+    fn lock_probes(&self) -> std::sync::MutexGuard<'_, Probes> {
+        self.probes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_costs(&self) -> std::sync::MutexGuard<'_, CostModel> {

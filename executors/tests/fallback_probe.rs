@@ -1,33 +1,36 @@
-//! The fallback keeps learning: after `PROBE_EVERY` blocks declined in a row as not worth it,
-//! one block runs in parallel to refresh the parallel costs, and its result is still exact.
+//! The fallback keeps learning: once `PROBE_EVERY` blocks have been declined in a row as not
+//! worth it, a promising one runs in parallel to refresh the parallel costs (by
+//! `PROBE_AT_LATEST` declines at the latest), and its result is still exact.
 
 use std::sync::Arc;
 use switchyard_executors::{
-    check,
-    cost::Fallback,
+    Block, State, check,
+    cost::{Fallback, PROBE_AT_LATEST, PROBE_EVERY},
     execute_sequential,
-    parallel::{PROBE_EVERY, ParallelExecutor},
+    parallel::ParallelExecutor,
     router::SenderRouter,
     synthetic::independent_transfers,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pessimistic_cost_model_still_probes_the_parallel_path() {
+/// Runs `blocks` in turn on a cost model that declines everything; true where a block probed.
+async fn probes_over(blocks: &[(Arc<Block>, Arc<State>)], runs: usize) -> Vec<bool> {
     let executor = ParallelExecutor::in_process(2).expect("pools");
     executor.calibrate().await.expect("calibrate");
     // No block can clear this bar: every one is declined as not worth it, until a probe.
     executor.set_min_speedup(1e12);
-    let (block, state) = independent_transfers(64);
-    let (block, state) = (Arc::new(block), Arc::new(state));
-    let reference = execute_sequential(&block, state.clone()).expect("sequential");
-
-    let mut modes = Vec::new();
-    for _ in 0..2 * PROBE_EVERY {
+    let references: Vec<_> = blocks
+        .iter()
+        .map(|(block, state)| execute_sequential(block, state.clone()).expect("sequential"))
+        .collect();
+    let mut probed = Vec::new();
+    for k in 0..runs {
+        let (block, state) = &blocks[k % blocks.len()];
         let run = executor
-            .execute(&block, state.clone(), &SenderRouter, None)
+            .execute(block, state.clone(), &SenderRouter, None)
             .await
             .expect("execute");
-        let mismatches = check::against_reference(&reference.result, &run.result);
+        let mismatches =
+            check::against_reference(&references[k % blocks.len()].result, &run.result);
         assert!(mismatches.is_empty(), "{mismatches:?}");
         if let Some(fallback) = run.fallback {
             assert!(
@@ -35,11 +38,40 @@ async fn a_pessimistic_cost_model_still_probes_the_parallel_path() {
                 "{fallback:?}"
             );
         }
-        modes.push(run.fallback.is_none());
+        probed.push(run.fallback.is_none());
     }
-    let probes: Vec<usize> = (0..modes.len()).filter(|&i| modes[i]).collect();
-    let every = PROBE_EVERY as usize;
-    assert_eq!(probes, vec![every - 1, 2 * every - 1], "{modes:?}");
+    probed
+}
+
+fn transfers(n: usize) -> (Arc<Block>, Arc<State>) {
+    let (block, state) = independent_transfers(n);
+    (Arc::new(block), Arc::new(state))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pessimistic_cost_model_still_probes_the_parallel_path() {
+    let probed = probes_over(&[transfers(64)], PROBE_AT_LATEST as usize).await;
+    let probes: Vec<usize> = (0..probed.len()).filter(|&i| probed[i]).collect();
+    let (every, latest) = (PROBE_EVERY as usize, PROBE_AT_LATEST as usize);
+    assert!(!probes.is_empty(), "{probed:?}");
+    assert!((every - 1..latest).contains(&probes[0]), "{probes:?}");
+    // Declines start counting again after a probe.
+    assert!(
+        probes.windows(2).all(|w| w[1] - w[0] >= every),
+        "{probes:?}"
+    );
+}
+
+/// Between a block of 4 transfers and one of 256, both declined, the probes go to the larger:
+/// it is the one predicted nearer the bar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_go_to_the_most_promising_blocks() {
+    // Large first: the run after 16 declines (index 15) is a small one.
+    let (large, small) = (transfers(256), transfers(4));
+    let probed = probes_over(&[large, small], 4 * PROBE_EVERY as usize).await;
+    let probes: Vec<usize> = (0..probed.len()).filter(|&i| probed[i]).collect();
+    assert!(!probes.is_empty(), "{probed:?}");
+    assert!(probes.iter().all(|i| i % 2 == 0), "{probes:?}");
 }
 
 /// A fully dependent block (transfers between two accounts, one pool per sender) misses on

@@ -33,7 +33,8 @@ pub struct ReplayArgs {
     /// Print one JSON summary object as the last line of stdout.
     #[arg(long)]
     pub json: bool,
-    /// Runs of each block; reported times are medians.
+    /// Timed runs of each side per block, after an untimed reference and warm-up; reported
+    /// times are medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repeat: u32,
     /// Executor pools for the parallel run (0: sequential only). Defaults to one per core.
@@ -289,11 +290,12 @@ async fn replay_block(
     let base = Arc::new(state);
     let block = Arc::new(fixture.block);
 
-    // The first sequential run is the reference (oracle, DAG, log); further runs only time.
-    // Runs alternate their order and are dropped as soon as they are checked, so neither side
+    // The first sequential run is the reference (oracle, DAG, log), untimed: it also warms the
+    // sequential path. One untimed parallel run warms the parallel one (its first runs of a
+    // block are slower, as the first sequential ones are) and is checked like the others.
+    // Timed runs then come in pairs whose order alternates (P S, S P, P S, ...), so neither
+    // side always runs first; each run is dropped as soon as it is checked, so neither side
     // runs with the other's results still occupying memory.
-    let mut seq_walls = Vec::new();
-    let started = std::time::Instant::now();
     let reference = match execute_sequential(&block, base.clone()) {
         Ok(run) => run,
         Err(e) => {
@@ -303,35 +305,45 @@ async fn replay_block(
             return Ok(report);
         }
     };
-    seq_walls.push(started.elapsed().as_nanos() as u64);
+    let outcomes = &reference.result.outcomes;
+    let run_parallel =
+        async |executor: &ParallelExecutor, mismatches: &mut Vec<String>| match executor
+            .execute(&block, base.clone(), router, Some(outcomes))
+            .await
+        {
+            Ok(run) => {
+                let found = check::against_header(&block, &run.result)
+                    .into_iter()
+                    .chain(check::against_reference(&reference.result, &run.result));
+                mismatches.extend(found.map(|m| format!("parallel: {m}")));
+                Some(ParallelSummary::of(run))
+            }
+            Err(e) => {
+                mismatches.push(format!("parallel execution failed: {e}"));
+                None
+            }
+        };
+    let mut seq_walls = Vec::new();
     let mut parallel: Vec<ParallelSummary> = Vec::new();
+    if let Some(executor) = executor
+        && run_parallel(executor, &mut report.mismatches)
+            .await
+            .is_none()
+    {
+        return Ok(report);
+    }
     for repeat in 0..args.repeat {
-        if repeat > 0 && repeat % 2 == 0 {
+        let parallel_first = repeat % 2 == 0;
+        if !parallel_first {
             seq_walls.push(time_sequential(&block, &base)?);
         }
         if let Some(executor) = executor {
-            let outcomes = &reference.result.outcomes;
-            let run = match executor
-                .execute(&block, base.clone(), router, Some(outcomes))
-                .await
-            {
-                Ok(run) => run,
-                Err(e) => {
-                    report
-                        .mismatches
-                        .push(format!("parallel execution failed: {e}"));
-                    return Ok(report);
-                }
-            };
-            let mismatches = check::against_header(&block, &run.result)
-                .into_iter()
-                .chain(check::against_reference(&reference.result, &run.result));
-            for mismatch in mismatches {
-                report.mismatches.push(format!("parallel: {mismatch}"));
+            match run_parallel(executor, &mut report.mismatches).await {
+                Some(run) => parallel.push(run),
+                None => return Ok(report),
             }
-            parallel.push(ParallelSummary::of(run));
         }
-        if repeat % 2 == 1 {
+        if parallel_first {
             seq_walls.push(time_sequential(&block, &base)?);
         }
     }
