@@ -268,25 +268,3 @@ fn model_router_groups_are_those_of_all_predicted_pairs() {
     }
     assert!(merged_pairs > 0, "some pairs are predicted to conflict");
 }
-
-#[test]
-#[ignore]
-fn per_block_pairs() {
-    let data = mainnet_or_skip!();
-    for r in &data.records {
-        let b = switchyard_model::dataset::BlockPairs::from_record(r);
-        let same_to = b
-            .pairs
-            .iter()
-            .filter(|(i, j)| b.facts[*i as usize].to == b.facts[*j as usize].to)
-            .count();
-        eprintln!(
-            "{:>9} txs {:>4} pairs {:>6} pos {:>6} same_to {:>6}",
-            r.number,
-            r.txs.len(),
-            b.pairs.len(),
-            b.positives(),
-            same_to
-        );
-    }
-}
