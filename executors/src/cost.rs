@@ -312,11 +312,14 @@ const NEAR_BEST: f64 = 0.9;
 
 /// When to run a declined block in parallel anyway (a probe). A probe on a block predicted at
 /// 0.1× costs most of that block and teaches little about blocks near the bar, so the probe
-/// goes to the most promising block declined since the last parallel run.
+/// goes to a block about as promising as the best of the last [`PROBE_EVERY`] declined. A
+/// window, not everything since the last parallel run: one early outlier would otherwise hold
+/// every probe off until [`PROBE_AT_LATEST`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Probes {
     declined: u32,
-    best: f64,
+    /// Predicted speedups of the last [`PROBE_EVERY`] declined blocks, a ring.
+    recent: [f64; PROBE_EVERY as usize],
 }
 
 impl Probes {
@@ -326,12 +329,14 @@ impl Probes {
         let Fallback::NotWorthIt { predicted_speedup } = *fallback else {
             return false;
         };
+        self.recent[self.declined as usize % self.recent.len()] = predicted_speedup;
         self.declined += 1;
-        if self.declined == 1 || predicted_speedup > self.best {
-            self.best = predicted_speedup;
+        if self.declined >= PROBE_AT_LATEST {
+            return true;
         }
-        self.declined >= PROBE_AT_LATEST
-            || (self.declined >= PROBE_EVERY && predicted_speedup >= NEAR_BEST * self.best)
+        // Unfilled slots are 0, below any prediction.
+        let best = self.recent.iter().copied().fold(0.0, f64::max);
+        self.declined >= PROBE_EVERY && predicted_speedup >= NEAR_BEST * best
     }
 
     /// A block ran in parallel (a probe or not): the count starts again.
@@ -353,16 +358,17 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_waits_for_the_most_promising_declined_block() {
+    fn a_probe_waits_for_the_most_promising_recent_block() {
         let mut probes = Probes::default();
-        // A promising block early, then hopeless ones: none of them is probed...
-        assert!(!probes.probe_instead(&worth(0.9)));
-        for _ in 1..PROBE_EVERY + 5 {
-            assert!(!probes.probe_instead(&worth(0.1)));
+        // A promising block among hopeless ones: while it is among the last 16, the hopeless
+        // ones are not probed...
+        for k in 1..=19 {
+            let predicted = if k == 8 { 0.9 } else { 0.1 };
+            assert!(!probes.probe_instead(&worth(predicted)), "decline {k}");
             // ...and other reasons are not counted.
             assert!(!probes.probe_instead(&Fallback::Trivial));
         }
-        // ...until one about as promising as the best comes.
+        // ...one about as promising as it is.
         assert!(!probes.probe_instead(&worth(0.8)));
         assert!(probes.probe_instead(&worth(0.85)));
         probes.ran_parallel();
@@ -374,11 +380,26 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_comes_at_the_latest_after_the_cap() {
+    fn an_outlier_holds_probes_off_only_while_it_is_recent() {
         let mut probes = Probes::default();
         assert!(!probes.probe_instead(&worth(1.2)));
-        let probe_at = (2..=PROBE_AT_LATEST + 1)
-            .find(|_| probes.probe_instead(&worth(0.1)))
+        for _ in 1..PROBE_EVERY {
+            assert!(!probes.probe_instead(&worth(0.3)));
+        }
+        // The outlier has left the last 16.
+        assert!(probes.probe_instead(&worth(0.3)));
+    }
+
+    #[test]
+    fn a_probe_comes_at_the_latest_after_the_cap() {
+        let mut probes = Probes::default();
+        // Each prediction far below the one before: never near the recent best.
+        let mut predicted = 1.0;
+        let probe_at = (1..=PROBE_AT_LATEST + 1)
+            .find(|_| {
+                predicted /= 2.0;
+                probes.probe_instead(&worth(predicted))
+            })
             .expect("a probe");
         assert_eq!(probe_at, PROBE_AT_LATEST);
     }

@@ -1,6 +1,8 @@
 //! The fallback keeps learning: once `PROBE_EVERY` blocks have been declined in a row as not
 //! worth it, a promising one runs in parallel to refresh the parallel costs (by
-//! `PROBE_AT_LATEST` declines at the latest), and its result is still exact.
+//! `PROBE_AT_LATEST` declines at the latest), and its result is still exact. Which block is
+//! promising depends on measured rates, so the choice itself is tested on fixed predictions,
+//! in `cost.rs`.
 
 use std::sync::Arc;
 use switchyard_executors::{
@@ -60,18 +62,6 @@ async fn a_pessimistic_cost_model_still_probes_the_parallel_path() {
         probes.windows(2).all(|w| w[1] - w[0] >= every),
         "{probes:?}"
     );
-}
-
-/// Between a block of 4 transfers and one of 256, both declined, the probes go to the larger:
-/// it is the one predicted nearer the bar.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probes_go_to_the_most_promising_blocks() {
-    // Large first: the run after 16 declines (index 15) is a small one.
-    let (large, small) = (transfers(256), transfers(4));
-    let probed = probes_over(&[large, small], 4 * PROBE_EVERY as usize).await;
-    let probes: Vec<usize> = (0..probed.len()).filter(|&i| probed[i]).collect();
-    assert!(!probes.is_empty(), "{probed:?}");
-    assert!(probes.iter().all(|i| i % 2 == 0), "{probes:?}");
 }
 
 /// A fully dependent block (transfers between two accounts, one pool per sender) misses on
