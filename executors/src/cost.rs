@@ -296,8 +296,8 @@ pub struct ParallelSample {
     pub reexecuted_cost: u64,
 }
 
-/// After this many blocks declined in a row as not worth it, a probe is due: the next block as
-/// promising as the best declined since the last parallel run goes parallel anyway. The
+/// After this many blocks declined in a row as not worth it, a probe is due: the next block
+/// about as promising as the best of the last this many declined goes parallel anyway. The
 /// parallel costs are learned only from parallel runs, so without probes one pessimistic
 /// estimate (a disturbed calibration, a burst of small blocks) would never be corrected.
 pub const PROBE_EVERY: u32 = 16;
@@ -352,57 +352,6 @@ impl Probes {
 
 #[cfg(test)]
 mod tests {
-
-    fn worth(predicted_speedup: f64) -> Fallback {
-        Fallback::NotWorthIt { predicted_speedup }
-    }
-
-    #[test]
-    fn a_probe_waits_for_the_most_promising_recent_block() {
-        let mut probes = Probes::default();
-        // A promising block among hopeless ones: while it is among the last 16, the hopeless
-        // ones are not probed...
-        for k in 1..=19 {
-            let predicted = if k == 8 { 0.9 } else { 0.1 };
-            assert!(!probes.probe_instead(&worth(predicted)), "decline {k}");
-            // ...and other reasons are not counted.
-            assert!(!probes.probe_instead(&Fallback::Trivial));
-        }
-        // ...one about as promising as it is.
-        assert!(!probes.probe_instead(&worth(0.8)));
-        assert!(probes.probe_instead(&worth(0.85)));
-        probes.ran_parallel();
-        assert_eq!(probes.declined(), 0);
-        for _ in 1..PROBE_EVERY {
-            assert!(!probes.probe_instead(&worth(0.5)));
-        }
-        assert!(probes.probe_instead(&worth(0.5)));
-    }
-
-    #[test]
-    fn an_outlier_holds_probes_off_only_while_it_is_recent() {
-        let mut probes = Probes::default();
-        assert!(!probes.probe_instead(&worth(1.2)));
-        for _ in 1..PROBE_EVERY {
-            assert!(!probes.probe_instead(&worth(0.3)));
-        }
-        // The outlier has left the last 16.
-        assert!(probes.probe_instead(&worth(0.3)));
-    }
-
-    #[test]
-    fn a_probe_comes_at_the_latest_after_the_cap() {
-        let mut probes = Probes::default();
-        // Each prediction far below the one before: never near the recent best.
-        let mut predicted = 1.0;
-        let probe_at = (1..=PROBE_AT_LATEST + 1)
-            .find(|_| {
-                predicted /= 2.0;
-                probes.probe_instead(&worth(predicted))
-            })
-            .expect("a probe");
-        assert_eq!(probe_at, PROBE_AT_LATEST);
-    }
     use super::*;
 
     fn plan(pools_used: usize, total_cost: u64, makespan_cost: u64, txs: usize) -> Plan {
@@ -498,5 +447,56 @@ mod tests {
         assert_eq!(model.hopeless(200_000, 2, 20), None);
         // Once routed, routing is spent: only what remains decides.
         assert_eq!(model.fallback(&plan(2, 200_000, 100_000, 200)), None);
+    }
+
+    fn worth(predicted_speedup: f64) -> Fallback {
+        Fallback::NotWorthIt { predicted_speedup }
+    }
+
+    #[test]
+    fn a_probe_waits_for_the_most_promising_recent_block() {
+        let mut probes = Probes::default();
+        // A promising block among hopeless ones: while it is among the last 16, the hopeless
+        // ones are not probed...
+        for k in 1..=19 {
+            let predicted = if k == 8 { 0.9 } else { 0.1 };
+            assert!(!probes.probe_instead(&worth(predicted)), "decline {k}");
+            // ...and other reasons are not counted.
+            assert!(!probes.probe_instead(&Fallback::Trivial));
+        }
+        // ...one about as promising as it is.
+        assert!(!probes.probe_instead(&worth(0.8)));
+        assert!(probes.probe_instead(&worth(0.85)));
+        probes.ran_parallel();
+        assert_eq!(probes.declined(), 0);
+        for _ in 1..PROBE_EVERY {
+            assert!(!probes.probe_instead(&worth(0.5)));
+        }
+        assert!(probes.probe_instead(&worth(0.5)));
+    }
+
+    #[test]
+    fn an_outlier_holds_probes_off_only_while_it_is_recent() {
+        let mut probes = Probes::default();
+        assert!(!probes.probe_instead(&worth(1.2)));
+        for _ in 1..PROBE_EVERY {
+            assert!(!probes.probe_instead(&worth(0.3)));
+        }
+        // The outlier has left the last 16.
+        assert!(probes.probe_instead(&worth(0.3)));
+    }
+
+    #[test]
+    fn a_probe_comes_at_the_latest_after_the_cap() {
+        let mut probes = Probes::default();
+        // Each prediction far below the one before: never near the recent best.
+        let mut predicted = 1.0;
+        let probe_at = (1..=PROBE_AT_LATEST + 1)
+            .find(|_| {
+                predicted /= 2.0;
+                probes.probe_instead(&worth(predicted))
+            })
+            .expect("a probe");
+        assert_eq!(probe_at, PROBE_AT_LATEST);
     }
 }
