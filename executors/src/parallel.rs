@@ -9,6 +9,7 @@ use crate::{
     execute::TxOutcome,
     pool::{
         BatchRequest, BatchResponse, InProcessPool, PoolError, ResultSink, StateCatalog, StateId,
+        UnitQueue,
     },
     router::{RouteInput, Router, Routing},
     sequential::BlockResult,
@@ -18,7 +19,6 @@ use crate::{
 use futures_util::{StreamExt, stream::FuturesUnordered};
 use revm::primitives::hardfork::SpecId;
 use std::{
-    collections::VecDeque,
     sync::{Arc, Mutex},
     time::Instant,
 };
@@ -479,6 +479,10 @@ where
         live: &Arc<LiveCommit>,
     ) -> Dispatched {
         let n = self.pools.len();
+        // Work not yet sent, and whether it is a re-dispatch. In-process pools take units from
+        // it themselves once done with theirs; a pinned routing's batches are the dispatcher's.
+        let queue = Arc::new(UnitQueue::default());
+        let shared = (!routing.pinned).then(|| queue.clone());
         let call = |pool: usize, txs: Vec<usize>, retried: bool| {
             let live = live.clone();
             let request = BatchRequest {
@@ -486,6 +490,7 @@ where
                 block: block.clone(),
                 txs: txs.clone(),
                 sink: Some(ResultSink(live.clone())),
+                more: shared.clone(),
             };
             let service = self.pools[pool].clone();
             async move {
@@ -502,8 +507,6 @@ where
         let mut rng = Rng::new(block.number().wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut busy = vec![0usize; n];
         let mut failed = vec![false; n];
-        // Work not yet sent, and whether it is a re-dispatch.
-        let mut queue: VecDeque<(Vec<usize>, bool)> = VecDeque::new();
         let mut in_flight = FuturesUnordered::new();
         if routing.pinned {
             for (pool, txs) in routing.batches(n).into_iter().enumerate() {
@@ -514,11 +517,13 @@ where
                     busy[pool] += 1;
                     in_flight.push(call(pool, txs, false));
                 } else {
-                    queue.push_back((txs, false));
+                    queue.push_back(txs, false);
                 }
             }
         } else {
-            queue.extend(routing.work_units(n).into_iter().map(|u| (u, false)));
+            for unit in routing.work_units(n) {
+                queue.push_back(unit, false);
+            }
         }
         let mut out = Dispatched {
             pool_cost: vec![0; n],
@@ -541,7 +546,10 @@ where
                 let Some(pool) = p2c(&free, |p| self.pools[p].load(), &mut rng) else {
                     break;
                 };
-                let (txs, retried) = queue.pop_front().expect("not empty");
+                // A pool may have taken the last unit since.
+                let Some((txs, retried)) = queue.pop() else {
+                    break;
+                };
                 busy[pool] += 1;
                 in_flight.push(call(pool, txs, retried));
             }
@@ -552,13 +560,17 @@ where
             match response {
                 Ok(response) => {
                     out.pool_busy_nanos[pool] += response.busy_nanos;
-                    out.pool_cost[pool] += txs.iter().map(|i| costs[*i]).sum::<u64>();
+                    out.pool_cost[pool] += txs
+                        .iter()
+                        .chain(&response.pulled)
+                        .map(|i| costs[*i])
+                        .sum::<u64>();
                 }
                 Err(error) => {
                     tracing::warn!(pool, cause = %error, "pool failed; its work goes elsewhere or to the commit");
                     failed[pool] = true;
                     if error.is_retryable() && !retried {
-                        queue.push_front((txs, true));
+                        queue.push_front(txs, true);
                     }
                     out.failed_pools.push((pool, error));
                 }

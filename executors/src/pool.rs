@@ -15,10 +15,11 @@ use crate::{
 use alloy_primitives::map::HashMap;
 use serde::{Deserialize, Serialize};
 use std::{
+    collections::VecDeque,
     future::Future,
     pin::Pin,
     sync::{
-        Arc, RwLock,
+        Arc, Mutex, MutexGuard, RwLock,
         atomic::{AtomicU64, AtomicUsize, Ordering},
         mpsc,
     },
@@ -44,6 +45,52 @@ pub struct BatchRequest {
     /// Results delivered here are not repeated in the response.
     #[serde(skip)]
     pub sink: Option<ResultSink>,
+    /// In process only: the block's work units not yet taken. A pool done with `txs` takes
+    /// the next unit itself rather than wait for the dispatcher to be scheduled and send it
+    /// (a round trip through two wake-ups, on cores the pools keep busy).
+    #[serde(skip)]
+    pub more: Option<Arc<UnitQueue>>,
+}
+
+/// A block's work units not yet taken, shared by the dispatcher and the in-process pools.
+/// Each entry is a unit (block indices, ascending) and whether it is a re-dispatch.
+#[derive(Debug, Default)]
+pub struct UnitQueue(Mutex<VecDeque<(Vec<usize>, bool)>>);
+
+impl UnitQueue {
+    /// A queue holding `units`, first out first.
+    pub fn new(units: impl IntoIterator<Item = (Vec<usize>, bool)>) -> Self {
+        Self(Mutex::new(units.into_iter().collect()))
+    }
+
+    /// Takes the next unit.
+    pub fn pop(&self) -> Option<(Vec<usize>, bool)> {
+        self.lock().pop_front()
+    }
+
+    /// Puts a unit back at the head.
+    pub fn push_front(&self, unit: Vec<usize>, retried: bool) {
+        self.lock().push_front((unit, retried));
+    }
+
+    /// Puts a unit at the tail.
+    pub fn push_back(&self, unit: Vec<usize>, retried: bool) {
+        self.lock().push_back((unit, retried));
+    }
+
+    /// Drops every unit not yet taken.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// Whether no unit is left.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<(Vec<usize>, bool)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Where an in-process pool delivers its results: the block's live commit.
@@ -71,6 +118,10 @@ pub struct BatchResponse {
     pub results: Vec<SpeculativeTx>,
     /// Time the pool spent executing the batch, in nanoseconds (driving the commit excluded).
     pub busy_nanos: u64,
+    /// Transactions of the units the pool took from [`BatchRequest::more`] after its own,
+    /// ascending per unit; empty for a remote pool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pulled: Vec<usize>,
 }
 
 /// What every pool's `tower::Service::call` returns: the batch's response, boxed so that
@@ -163,32 +214,75 @@ const STREAM_CHUNK_TXS: usize = 8;
 /// Execution time after which held-back results are delivered regardless of their number.
 const STREAM_CHUNK_NANOS: u64 = 50_000;
 
-/// Executes a batch speculatively on `base` plus the batch's own writes. Shared by in-process
-/// pools and remote executors.
+/// Executes a batch speculatively on `base` plus the batch's own writes, then, given `more`,
+/// every unit left there, each on `base` plus its own writes. Shared by in-process pools and
+/// remote executors.
 pub fn execute_batch(
     pool: usize,
     base: Arc<State>,
     block: &Block,
     txs: &[usize],
     sink: Option<&ResultSink>,
+    more: Option<&UnitQueue>,
 ) -> Result<BatchResponse, PoolError> {
+    let started = Instant::now();
+    let mut response = BatchResponse {
+        results: Vec::new(),
+        busy_nanos: 0,
+        pulled: Vec::new(),
+    };
+    // Time spent delivering and driving the commit: commit work, not this batch's execution.
+    let mut delivering = std::time::Duration::ZERO;
+    let mut wanted = execute_unit(
+        pool,
+        &base,
+        block,
+        txs,
+        sink,
+        &mut response.results,
+        &mut delivering,
+    )?;
+    while wanted && let Some((unit, _)) = more.and_then(UnitQueue::pop) {
+        wanted = execute_unit(
+            pool,
+            &base,
+            block,
+            &unit,
+            sink,
+            &mut response.results,
+            &mut delivering,
+        )?;
+        response.pulled.extend_from_slice(&unit);
+    }
+    response.busy_nanos = started.elapsed().saturating_sub(delivering).as_nanos() as u64;
+    Ok(response)
+}
+
+/// Executes one unit on `base` plus the unit's own writes, streaming results to `sink` (else
+/// collecting them in `results`). Returns `false` once the commit wants no more results.
+fn execute_unit(
+    pool: usize,
+    base: &Arc<State>,
+    block: &Block,
+    txs: &[usize],
+    sink: Option<&ResultSink>,
+    results: &mut Vec<SpeculativeTx>,
+    delivering: &mut std::time::Duration,
+) -> Result<bool, PoolError> {
     if let Some(&index) = txs.iter().find(|i| **i >= block.txs.len()) {
         return Err(PoolError::BadIndex {
             index,
             len: block.txs.len(),
         });
     }
-    let started = Instant::now();
     let beneficiary = block.env.beneficiary();
-    let mut executor = TxExecutor::new(&block.env, Overlay::new(base));
-    let mut results = Vec::with_capacity(txs.len());
+    let mut executor = TxExecutor::new(&block.env, Overlay::new(base.clone()));
+    results.reserve(if sink.is_some() { 0 } else { txs.len() });
     // Streamed results go out in small chunks, each followed by driving the commit: per
     // transaction, the locking would cost more than a cheap transaction. Slow transactions
     // flush at once.
     let mut chunk = Vec::with_capacity(STREAM_CHUNK_TXS);
     let mut chunk_nanos = 0;
-    // Time spent delivering and driving the commit: commit work, not this batch's execution.
-    let mut delivering = std::time::Duration::ZERO;
     for (position, &index) in txs.iter().enumerate() {
         let tx_started = Instant::now();
         let outcome = executor.execute(&block.txs[index].env).map_err(|(e, _)| e);
@@ -217,17 +311,14 @@ pub fn execute_batch(
             // freeing the core.
             let delivered = Instant::now();
             let wanted = sink.0.deliver(chunk.drain(..), true);
-            delivering += delivered.elapsed();
+            *delivering += delivered.elapsed();
             if !wanted {
-                break;
+                return Ok(false);
             }
             chunk_nanos = 0;
         }
     }
-    Ok(BatchResponse {
-        results,
-        busy_nanos: started.elapsed().saturating_sub(delivering).as_nanos() as u64,
-    })
+    Ok(true)
 }
 
 struct Job {
@@ -269,6 +360,7 @@ impl InProcessPool {
                             &request.block,
                             &request.txs,
                             request.sink.as_ref(),
+                            request.more.as_deref(),
                         ),
                         None => Err(PoolError::UnknownState {
                             pool: id,
@@ -364,5 +456,49 @@ fn pin_to_core(id: usize) {
     if let Some(cores) = core_affinity::get_core_ids().filter(|c| !c.is_empty()) {
         let pinned = core_affinity::set_for_current(cores[id % cores.len()]);
         tracing::debug!(pool = id, pinned, "pool thread affinity");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::{BlockBuilder, COUNTER_CODE, account};
+    use alloy_primitives::{Address, U256};
+
+    /// The counter value each transaction read, in the response's order.
+    fn counts_read(response: &BatchResponse) -> Vec<(usize, U256)> {
+        response
+            .results
+            .iter()
+            .map(|r| {
+                let reads = &r.outcome.as_ref().expect("bumps succeed").reads;
+                (r.index, reads.storage[0].2)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pool_takes_the_units_left_each_on_the_pre_state() {
+        // Four bumps of one counter slot by four senders.
+        let counter = Address::repeat_byte(0xc0);
+        let mut builder = BlockBuilder::new(4);
+        builder.deploy(counter, COUNTER_CODE, &[]);
+        for i in 0..4 {
+            builder.bump(account(i), counter, 0);
+        }
+        let (block, state) = builder.build();
+        let more = UnitQueue::new([(vec![1], false), (vec![2, 3], false)]);
+
+        let response = execute_batch(0, Arc::new(state), &block, &[0], None, Some(&more)).unwrap();
+
+        assert!(more.is_empty());
+        assert_eq!(response.pulled, [1, 2, 3]);
+        // Each unit starts from the pre-state (tx 1 does not see tx 0's bump, nor tx 2 tx 1's);
+        // within a unit the writes carry on (tx 3 sees tx 2's).
+        let zero = U256::ZERO;
+        assert_eq!(
+            counts_read(&response),
+            [(0, zero), (1, zero), (2, zero), (3, U256::from(1))]
+        );
     }
 }

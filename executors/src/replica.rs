@@ -77,6 +77,7 @@ impl Replica {
             &request.block,
             &request.txs,
             None,
+            None,
         )?)
     }
 }

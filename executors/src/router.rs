@@ -63,6 +63,13 @@ impl RouteInput<'_> {
     }
 }
 
+/// Work units per pool in a block ([`Routing::work_units`]). Finer units balance the pools'
+/// ends better; in-process pools take the next unit themselves, so a unit costs a lock, not a
+/// round trip. On the shared mainnet blocks 8 beat 4 (1.38 against 1.36× with the fallback)
+/// and 16 (1.36×), which split more mispredicted dependencies (4.6% re-executed gas against
+/// 4.3%).
+pub const UNIT_SHARES_PER_POOL: u64 = 8;
+
 /// Groups with their pools.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Routing {
@@ -76,13 +83,14 @@ pub struct Routing {
 }
 
 impl Routing {
-    /// Work units for dispatch to whichever pool is free: every group larger than a fair share
-    /// (`total ÷ (4 × pools)`) alone, smaller groups bundled up to that share. Large units come
-    /// first so they start early; then block order, so the ordered commit behind the pools
-    /// finds the block's first transactions early. Each unit is ascending.
+    /// Work units for dispatch to whichever pool is free: every group larger than a share
+    /// (`total ÷ (UNIT_SHARES_PER_POOL × pools)`) alone, smaller groups bundled up to that
+    /// share. Large units come first so they start early; then block order, so the ordered
+    /// commit behind the pools finds the block's first transactions early. Each unit is
+    /// ascending.
     pub fn work_units(&self, pools: usize) -> Vec<Vec<usize>> {
         let total: u64 = self.groups.iter().map(|g| g.cost).sum();
-        let share = (total / (4 * pools.max(1) as u64)).max(1);
+        let share = (total / (UNIT_SHARES_PER_POOL * pools.max(1) as u64)).max(1);
         let mut units: Vec<(bool, Vec<usize>)> = Vec::new();
         let mut bundle: Vec<usize> = Vec::new();
         let mut bundle_cost = 0;
