@@ -63,38 +63,68 @@ pub enum Link {
 pub fn walk_candidates(txs: &[TxFacts], mut meet: impl FnMut(Link)) {
     let mut keys: AddressMap<KeyHolders> = AddressMap::default();
     keys.reserve(txs.len() * 2);
+    // Rings of recent holders, for the keys held more than once.
+    let mut rings: Vec<Recent> = Vec::new();
     for (j, tx) in txs.iter().enumerate() {
         let j = j as u32;
         // The sender comes first, so the same-sender link precedes the pairs.
         for (k, key) in tx.each_candidate_address().enumerate() {
-            let holders = keys.entry(key).or_default();
+            let holders = keys.entry(key).or_insert(KeyHolders::NONE);
             if k == 0 {
                 match holders.first_sent {
-                    Some(first) => meet(Link::SameSender { first, later: j }),
-                    None => holders.first_sent = Some(j),
+                    NONE => holders.first_sent = j,
+                    first => meet(Link::SameSender { first, later: j }),
                 }
             }
-            // Nearest first: close pairs conflict most, and once joined the farther ones are
-            // skipped by callers that keep groups.
-            for i in holders.recent.nearest_first() {
+            let mut pair = |i: u32| {
                 if txs[i as usize].sender != tx.sender {
                     meet(Link::Candidate {
                         earlier: i,
                         later: j,
                     });
                 }
+            };
+            // Nearest first: close pairs conflict most, and once joined the farther ones are
+            // skipped by callers that keep groups.
+            if holders.ring != NONE {
+                let recent = &mut rings[holders.ring as usize];
+                recent.nearest_first().for_each(&mut pair);
+                recent.push(j);
+            } else if holders.last != NONE {
+                pair(holders.last);
+                let mut recent = Recent::default();
+                recent.push(holders.last);
+                recent.push(j);
+                holders.ring = rings.len() as u32;
+                rings.push(recent);
+            } else {
+                holders.last = j;
             }
-            holders.recent.push(j);
         }
     }
 }
 
-/// What the walk keeps of one key.
-#[derive(Debug, Default, Clone, Copy)]
+/// "No transaction" in [`KeyHolders`].
+const NONE: u32 = u32::MAX;
+
+/// What the walk keeps of one key: 12 bytes in the index, since most keys are held once (a
+/// block's index then stays in the caches); a key's second holder moves its holders to a ring.
+#[derive(Debug, Clone, Copy)]
 struct KeyHolders {
-    recent: Recent,
-    /// The first transaction sent by this key's address.
-    first_sent: Option<u32>,
+    /// The first transaction sent by this key's address, or [`NONE`].
+    first_sent: u32,
+    /// The one holder so far, or [`NONE`]; unused once `ring` is set.
+    last: u32,
+    /// The key's [`Recent`] holders, an index into the walk's rings, or [`NONE`].
+    ring: u32,
+}
+
+impl KeyHolders {
+    const NONE: Self = Self {
+        first_sent: NONE,
+        last: NONE,
+        ring: NONE,
+    };
 }
 
 /// The last [`HOT_KEY_WINDOW`] holders of a key, in a ring: no allocation per key.
