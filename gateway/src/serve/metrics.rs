@@ -428,7 +428,7 @@ impl Metrics {
                 IntGaugeVec::new(
                     Opts::new(
                         "switchyard_pool_in_flight",
-                        "Transactions handed to each executor pool and not yet answered.",
+                        "Transactions sent to each executor pool and not yet answered (an in-process pool also takes further units of the block itself, not counted here).",
                     ),
                     &["pool"],
                 )?,
