@@ -114,6 +114,36 @@ pub enum AccountWrite {
     },
 }
 
+impl AccountWrite {
+    /// Whether the write covers the account's own key (deleted, recreated, or its balance,
+    /// nonce or code changed), and the slots it writes. A write of storage alone leaves the
+    /// account key untouched.
+    pub fn written(&self) -> (bool, &[(U256, U256)]) {
+        match self {
+            Self::Deleted => (true, &[]),
+            Self::Updated {
+                storage,
+                storage_cleared,
+                info_changed,
+                ..
+            } => (*info_changed || *storage_cleared, storage),
+        }
+    }
+
+    /// Whether the write deletes the account or wipes its storage, which invalidates every
+    /// slot of it.
+    pub fn wipes_storage(&self) -> bool {
+        matches!(
+            self,
+            Self::Deleted
+                | Self::Updated {
+                    storage_cleared: true,
+                    ..
+                }
+        )
+    }
+}
+
 /// The state diff of one transaction, excluding the beneficiary's fee credit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteSet {
@@ -127,15 +157,7 @@ impl WriteSet {
     /// those slots.
     pub fn keys(&self) -> impl Iterator<Item = AccessKey> + '_ {
         self.accounts.iter().flat_map(|(address, write)| {
-            let (account, slots) = match write {
-                AccountWrite::Deleted => (true, &[][..]),
-                AccountWrite::Updated {
-                    storage,
-                    storage_cleared,
-                    info_changed,
-                    ..
-                } => (*info_changed || *storage_cleared, storage.as_slice()),
-            };
+            let (account, slots) = write.written();
             account
                 .then_some(AccessKey::Account(*address))
                 .into_iter()
@@ -146,16 +168,8 @@ impl WriteSet {
     /// Returns `true` when the write set touches `address` with a deletion or storage wipe, which
     /// invalidates every slot of that account.
     pub fn wipes(&self, address: &Address) -> bool {
-        self.accounts.iter().any(|(a, w)| {
-            a == address
-                && matches!(
-                    w,
-                    AccountWrite::Deleted
-                        | AccountWrite::Updated {
-                            storage_cleared: true,
-                            ..
-                        }
-                )
-        })
+        self.accounts
+            .iter()
+            .any(|(a, w)| a == address && w.wipes_storage())
     }
 }

@@ -277,7 +277,9 @@ fn execute_unit(
     }
     let beneficiary = block.env.beneficiary();
     let mut executor = TxExecutor::new(&block.env, Overlay::new(base.clone()));
-    results.reserve(if sink.is_some() { 0 } else { txs.len() });
+    if sink.is_none() {
+        results.reserve(txs.len());
+    }
     // Streamed results go out in small chunks, each followed by driving the commit: per
     // transaction, the locking would cost more than a cheap transaction. Slow transactions
     // flush at once.

@@ -430,24 +430,10 @@ pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, u
         // Block hashes are read, never written, by transactions: no dependency.
         let seen = SeenAccounts::new(reads);
         for (address, write) in &outcome.writes.accounts {
-            // As `WriteSet::keys`: a deleted or recreated account, or a changed one, writes its
-            // account key; the slots that changed write theirs.
-            let (account_key, wipes, slots) = match write {
-                AccountWrite::Deleted => (true, true, &[][..]),
-                AccountWrite::Updated {
-                    storage,
-                    storage_cleared,
-                    info_changed,
-                    ..
-                } => (
-                    *info_changed || *storage_cleared,
-                    *storage_cleared,
-                    storage.as_slice(),
-                ),
-            };
+            let (account_key, slots) = write.written();
             if account_key {
                 account_writer.insert(*address, j);
-                if wipes {
+                if write.wipes_storage() {
                     wiped.insert(*address, j);
                 }
                 if changes_identity(write, seen.get(address)) {
@@ -464,10 +450,10 @@ pub fn true_dependencies(block: &Block, outcomes: &[TxOutcome]) -> Vec<(usize, u
     deps
 }
 
-/// What a transaction saw of each account it read, found by address: a linear search for a
-/// few, a map for many.
+/// What a transaction saw of each account it read, found by address: [`ReadSet::account`]'s
+/// linear search for a few, a map for many.
 enum SeenAccounts<'a> {
-    Few(&'a [(Address, Option<AccountSummary>)]),
+    Few(&'a ReadSet),
     Many(AddressMap<Option<AccountSummary>>),
 }
 
@@ -477,7 +463,7 @@ impl<'a> SeenAccounts<'a> {
 
     fn new(reads: &'a ReadSet) -> Self {
         if reads.accounts.len() <= Self::FEW {
-            Self::Few(&reads.accounts)
+            Self::Few(reads)
         } else {
             Self::Many(reads.accounts.iter().copied().collect())
         }
@@ -486,10 +472,7 @@ impl<'a> SeenAccounts<'a> {
     /// The account as read; `None` when it was not read or did not exist.
     fn get(&self, address: &Address) -> Option<AccountSummary> {
         match self {
-            Self::Few(accounts) => accounts
-                .iter()
-                .find(|(a, _)| a == address)
-                .and_then(|(_, seen)| *seen),
+            Self::Few(reads) => reads.account(address).flatten(),
             Self::Many(accounts) => accounts.get(address).copied().flatten(),
         }
     }

@@ -188,13 +188,21 @@ fn read_keys(outcome: &TxOutcome) -> Vec<KeyHash> {
 
 fn write_keys(outcome: &TxOutcome) -> Vec<KeyHash> {
     let mut keys: Vec<KeyHash> = Vec::new();
-    for key in outcome.writes.keys() {
-        keys.push(KeyHash::access(&key));
-        if let AccessKey::Account(address) = key
-            && outcome.writes.wipes(&address)
-        {
-            keys.push(KeyHash::storage_of(&address));
+    // Per account written, not per key: looking each wipe up in the list again is quadratic
+    // in a transaction that writes thousands of accounts.
+    for (address, write) in &outcome.writes.accounts {
+        let (account_key, slots) = write.written();
+        if account_key {
+            keys.push(KeyHash::access(&AccessKey::Account(*address)));
+            if write.wipes_storage() {
+                keys.push(KeyHash::storage_of(address));
+            }
         }
+        keys.extend(
+            slots
+                .iter()
+                .map(|(slot, _)| KeyHash::access(&AccessKey::Storage(*address, *slot))),
+        );
     }
     keys.sort_unstable();
     keys.dedup();
