@@ -9,7 +9,10 @@
 
 use std::{sync::Arc, time::Instant};
 use switchyard_executors::{
-    check, execute_sequential, parallel::ParallelExecutor, router, synthetic::p2p_block,
+    check, execute_sequential,
+    parallel::ParallelExecutor,
+    router::{self, OracleFacts},
+    synthetic::p2p_block,
 };
 
 const ACCOUNTS: [usize; 5] = [2, 10, 100, 1_000, 10_000];
@@ -45,9 +48,9 @@ fn main() {
         let (block, base) = (Arc::new(block), Arc::new(state));
         // One reference, alive through every timed run, for the oracle and the checks; each
         // timed run is dropped before the next, so both sides allocate alike.
-        let reference = execute_sequential(&block, base.clone())
-            .expect("sequential")
-            .result;
+        let reference = execute_sequential(&block, base.clone()).expect("sequential");
+        let oracle = OracleFacts::from_run(&block, &reference.result.outcomes, &reference.tx_nanos);
+        let reference = reference.result;
         let mut cells = Vec::new();
         for name in ROUTERS {
             let router = router::by_name(name).expect("router");
@@ -64,7 +67,7 @@ fn main() {
                             &block,
                             base.clone(),
                             router.as_ref(),
-                            Some(&reference.outcomes),
+                            Some(&oracle),
                         ))
                         .expect("parallel");
                     assert!(check::against_reference(&reference, &run.result).is_empty());

@@ -96,7 +96,7 @@ impl Prediction {
 }
 
 /// The costs that decide between parallel and sequential execution.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CostModel {
     /// Sequential nanoseconds per unit of estimated cost.
     pub sequential_ns_per_cost: Ewma,

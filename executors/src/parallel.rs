@@ -6,12 +6,11 @@ use crate::{
     commit::{CommitReport, LiveCommit},
     cost::{CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, Probes, estimated_cost},
     error::Result,
-    execute::TxOutcome,
     pool::{
         BatchRequest, BatchResponse, InProcessPool, PoolError, ResultSink, StateCatalog, StateId,
         UnitQueue,
     },
-    router::{RouteInput, Router, Routing},
+    router::{OracleFacts, RouteInput, Router, Routing},
     sequential::BlockResult,
     state::State,
     synthetic,
@@ -112,6 +111,17 @@ impl Drop for DispatchDone<'_> {
         self.live.close();
         self.catalog.remove(self.state);
     }
+}
+
+/// How [`ParallelExecutor::run_parallel`] treats a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The cost model may send it to the sequential fallback; the run is learned from.
+    Decide,
+    /// Across the pools; the run is learned from.
+    Always,
+    /// Across the pools, and nothing is learned: a warm-up is no sample of anything.
+    WarmUp,
 }
 
 /// Executes blocks across pools with an exact ordered commit.
@@ -265,7 +275,7 @@ where
                         base.clone(),
                         &crate::router::ContractRouter,
                         None,
-                        false,
+                        Mode::Always,
                     )
                     .await?;
                 debug_assert!(
@@ -276,15 +286,35 @@ where
         Ok(())
     }
 
-    /// Executes `block` on `base`, in parallel when the cost model predicts a gain.
+    /// Executes `block` on `base`, in parallel when the cost model predicts a gain. `oracle` is
+    /// for the [`crate::router::OracleRouter`] only.
     pub async fn execute(
         &self,
         block: &Arc<Block>,
         base: Arc<State>,
         router: &dyn Router,
-        oracle: Option<&[TxOutcome]>,
+        oracle: Option<&OracleFacts>,
     ) -> Result<ParallelRun> {
-        self.run_parallel(block, base, router, oracle, self.fallback_enabled)
+        let mode = if self.fallback_enabled {
+            Mode::Decide
+        } else {
+            Mode::Always
+        };
+        self.run_parallel(block, base, router, oracle, mode).await
+    }
+
+    /// Executes `block` across the pools whatever the cost model predicts, and learns nothing
+    /// from it: a warm-up, to wake the pools and their caches before a timed run. (Left to
+    /// [`Self::execute`], a warm-up that fell back would leave the pools asleep since the
+    /// previous block, and on a VM their cores too.)
+    pub async fn warm_up(
+        &self,
+        block: &Arc<Block>,
+        base: Arc<State>,
+        router: &dyn Router,
+        oracle: Option<&OracleFacts>,
+    ) -> Result<ParallelRun> {
+        self.run_parallel(block, base, router, oracle, Mode::WarmUp)
             .await
     }
 
@@ -293,18 +323,21 @@ where
         block: &Arc<Block>,
         base: Arc<State>,
         router: &dyn Router,
-        oracle: Option<&[TxOutcome]>,
-        may_fall_back: bool,
+        oracle: Option<&OracleFacts>,
+        mode: Mode,
     ) -> Result<ParallelRun> {
+        let may_fall_back = mode == Mode::Decide;
+        let learn = mode != Mode::WarmUp;
         let started = Instant::now();
         let n = self.pools.len();
         // Pools that are down cannot help: decide on the live ones.
         let live = self.live_pools();
-        let costs: Vec<u64> = block
+        let estimates: Vec<u64> = block
             .txs
             .iter()
             .map(|tx| estimated_cost(tx, base.as_ref()))
             .collect();
+        let costs = router.known_costs(&estimates, oracle).unwrap_or(estimates);
         let total_cost: u64 = costs.iter().sum();
         self.lock_costs().enter_fork(block.env.spec);
         // A block too small to win even with perfect routing is not routed at all.
@@ -325,7 +358,7 @@ where
                 routing_nanos: 0,
                 total_cost,
             };
-            return self.run_sequential(block, base, declined, started);
+            return self.run_sequential(block, base, declined, started, learn);
         }
         let weights = self.pool_weights();
         let routing = router.route(&RouteInput {
@@ -354,11 +387,13 @@ where
                     routing_nanos,
                     total_cost,
                 };
-                return self.run_sequential(block, base, declined, started);
+                return self.run_sequential(block, base, declined, started, learn);
             }
         }
 
-        self.lock_probes().ran_parallel();
+        if learn {
+            self.lock_probes().ran_parallel();
+        }
         let state = self.catalog.register(base.clone());
         let live = LiveCommit::new(block.clone(), base.clone());
         let commit = {
@@ -386,7 +421,9 @@ where
         })??;
         let wall_nanos = started.elapsed().as_nanos() as u64;
 
-        self.learn(&costs, &dispatched, &commit, wall_nanos, routing_nanos);
+        if learn {
+            self.learn(&costs, &dispatched, &commit, wall_nanos, routing_nanos);
+        }
         Ok(ParallelRun {
             result,
             routing,
@@ -401,13 +438,15 @@ where
         })
     }
 
-    /// The fallback: the sequential reference itself, which the cost model learns from.
+    /// The fallback: the sequential reference itself, which the cost model learns from (with
+    /// `learn`).
     fn run_sequential(
         &self,
         block: &Block,
         base: Arc<State>,
         declined: Declined,
         started: Instant,
+        learn: bool,
     ) -> Result<ParallelRun> {
         let Declined {
             routing,
@@ -419,8 +458,10 @@ where
         let executing = Instant::now();
         let run = crate::execute_sequential(block, base)?;
         // Sequential cost is execution alone: routing before a late decline is not part of it.
-        self.lock_costs()
-            .observe_sequential(total_cost, executing.elapsed().as_nanos() as u64);
+        if learn {
+            self.lock_costs()
+                .observe_sequential(total_cost, executing.elapsed().as_nanos() as u64);
+        }
         let wall_nanos = started.elapsed().as_nanos() as u64;
         let n = block.txs.len();
         Ok(ParallelRun {

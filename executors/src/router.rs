@@ -41,8 +41,8 @@ pub struct RouteInput<'a> {
     /// The state the block executes on (committed state before it), when the router wants
     /// to look at it (is the recipient a contract?).
     pub state: Option<&'a dyn StateReader>,
-    /// True outcomes from a sequential run, for the oracle only.
-    pub oracle: Option<&'a [TxOutcome]>,
+    /// What a sequential run of the block found, for the oracle only.
+    pub oracle: Option<&'a OracleFacts>,
 }
 
 impl fmt::Debug for RouteInput<'_> {
@@ -149,6 +149,49 @@ impl Routing {
     }
 }
 
+/// What a sequential run of a block tells about it: which transactions depend on which, and
+/// what each one cost. Only the [`OracleRouter`] uses it, as the upper bound of this scheme:
+/// prediction and cost estimates both perfect, so that the distance to the DAG bound is what
+/// dispatch, pools and commit lose. Derived once per block, outside any timed run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OracleFacts {
+    /// [`true_dependencies`] of the run.
+    pub dependencies: Vec<(usize, usize)>,
+    /// Measured time of each transaction, in nanoseconds (empty when unknown).
+    pub tx_nanos: Vec<u64>,
+}
+
+impl OracleFacts {
+    /// The facts of a sequential run: its outcomes and each transaction's measured time
+    /// (`tx_nanos` may be empty, and the oracle keeps the executor's cost estimates).
+    pub fn from_run(block: &Block, outcomes: &[TxOutcome], tx_nanos: &[u64]) -> Self {
+        Self {
+            dependencies: true_dependencies(block, outcomes),
+            tx_nanos: tx_nanos.to_vec(),
+        }
+    }
+
+    /// The measured times as costs in the units of `estimates`: their total is kept, and
+    /// shared out in proportion to the times. `None` when the times are unknown.
+    pub fn costs(&self, estimates: &[u64]) -> Option<Vec<u64>> {
+        let nanos: u128 = self.tx_nanos.iter().map(|n| u128::from(*n)).sum();
+        if self.tx_nanos.len() != estimates.len() || nanos == 0 {
+            return None;
+        }
+        let total: u128 = estimates.iter().map(|c| u128::from(*c)).sum();
+        Some(
+            self.tx_nanos
+                .iter()
+                .map(|n| {
+                    u64::try_from(u128::from(*n) * total / nanos)
+                        .unwrap_or(u64::MAX)
+                        .max(1)
+                })
+                .collect(),
+        )
+    }
+}
+
 /// Decides groups and pools for a block.
 pub trait Router: Send + Sync + fmt::Debug {
     /// A short, stable name (used on the command line and as a metric label).
@@ -167,6 +210,12 @@ pub trait Router: Send + Sync + fmt::Debug {
     /// must keep it; routers that only group leave the pool choice to the executor.
     fn pins_pools(&self) -> bool {
         false
+    }
+
+    /// Costs the router knows better than the executor's `estimates` (gas limits), in the same
+    /// units; `None` keeps the estimates. Only the oracle knows better: measured times.
+    fn known_costs(&self, _estimates: &[u64], _oracle: Option<&OracleFacts>) -> Option<Vec<u64>> {
+        None
     }
 
     /// Routes a block: groups, costs and pools.
@@ -369,8 +418,9 @@ impl Router for ContractRouter {
     }
 }
 
-/// Groups by the true read-after-write dependencies of a sequential run: the upper bound of
-/// this scheme. For comparison only; it needs the block executed first.
+/// Groups by the true read-after-write dependencies of a sequential run, and costs each
+/// transaction at its measured time ([`OracleFacts`]): the upper bound of this scheme. For
+/// comparison only; it needs the block executed first.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OracleRouter;
 
@@ -382,12 +432,15 @@ impl Router for OracleRouter {
         let n = input.block.txs.len();
         let mut uf = UnionFind::new(n);
         merge_by_sender(input.block, &mut uf);
-        if let Some(outcomes) = input.oracle {
-            for (reader, writer) in true_dependencies(input.block, outcomes) {
-                uf.union(reader, writer);
+        if let Some(facts) = input.oracle {
+            for (reader, writer) in &facts.dependencies {
+                uf.union(*reader, *writer);
             }
         }
         uf.groups()
+    }
+    fn known_costs(&self, estimates: &[u64], oracle: Option<&OracleFacts>) -> Option<Vec<u64>> {
+        oracle.and_then(|facts| facts.costs(estimates))
     }
 }
 
@@ -576,4 +629,30 @@ pub fn by_name(name: &str) -> Option<Box<dyn Router>> {
         "scatter" => Box::new(ScatterRouter { seed: 0x5eed }),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oracle_costs_share_the_estimated_total_by_measured_time() {
+        let facts = OracleFacts {
+            dependencies: Vec::new(),
+            tx_nanos: vec![100, 300, 0, 600],
+        };
+        // 1,000 units shared as 10%, 30%, 0% (at least 1) and 60%.
+        assert_eq!(facts.costs(&[250; 4]), Some(vec![100, 300, 1, 600]));
+        assert_eq!(facts.costs(&[1; 3]), None, "times of another block");
+        let unknown = OracleFacts {
+            tx_nanos: Vec::new(),
+            ..facts.clone()
+        };
+        assert_eq!(unknown.costs(&[250; 4]), None);
+        assert_eq!(
+            OracleRouter.known_costs(&[250; 4], Some(&facts)),
+            facts.costs(&[250; 4])
+        );
+        assert_eq!(ContractRouter.known_costs(&[250; 4], Some(&facts)), None);
+    }
 }

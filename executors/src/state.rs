@@ -8,7 +8,10 @@ use crate::{
     access::{AccountSummary, AccountWrite, WriteSet},
     error::{Error, Result, StateError},
 };
-use alloy_primitives::{Address, B256, Bytes, U256, map::HashMap};
+use alloy_primitives::{
+    Address, B256, Bytes, U256,
+    map::{Entry, HashMap},
+};
 use revm::{
     bytecode::Bytecode,
     primitives::{KECCAK_EMPTY, hardfork::SpecId},
@@ -293,6 +296,27 @@ pub enum Change {
     },
 }
 
+/// Overwrites `current` with `info`, keeping its code when the hash says it is the same: the
+/// code is shared by every pool that runs the contract, and cloning it bumps a reference count
+/// that the other cores then have to fetch back.
+fn set_info(current: &mut AccountInfo, info: &AccountInfo) {
+    // Field by field, so that a field revm adds is a compile error here, not a silent loss.
+    let AccountInfo {
+        balance,
+        nonce,
+        code_hash,
+        account_id,
+        code,
+    } = info;
+    if current.code_hash != *code_hash || current.code.is_none() {
+        current.code.clone_from(code);
+    }
+    current.balance = *balance;
+    current.nonce = *nonce;
+    current.code_hash = *code_hash;
+    current.account_id = *account_id;
+}
+
 /// Writes accumulated over a shared base state.
 ///
 /// The sequential reference, each pool and the ordered commit each own one. Two overlays over
@@ -416,35 +440,34 @@ impl Overlay {
                     storage_cleared,
                     storage,
                     ..
-                } => {
-                    let previous_deleted =
-                        matches!(self.changes.get(address), Some(Change::Deleted));
-                    let change = self
-                        .changes
-                        .entry(*address)
-                        .or_insert_with(|| Change::Live {
+                } => match self.changes.entry(*address) {
+                    Entry::Occupied(mut entry) => match entry.get_mut() {
+                        Change::Live {
+                            info: current,
+                            storage: slots,
+                            ..
+                        } if !*storage_cleared => {
+                            set_info(current, info);
+                            slots.extend(storage.iter().copied());
+                        }
+                        // Deleted earlier in the block, or recreated: the base's storage is
+                        // gone.
+                        change => {
+                            *change = Change::Live {
+                                info: info.clone(),
+                                storage_cleared: true,
+                                storage: storage.iter().copied().collect(),
+                            };
+                        }
+                    },
+                    Entry::Vacant(entry) => {
+                        entry.insert(Change::Live {
                             info: info.clone(),
-                            storage_cleared: false,
-                            storage: HashMap::default(),
+                            storage_cleared: *storage_cleared,
+                            storage: storage.iter().copied().collect(),
                         });
-                    if *storage_cleared || previous_deleted {
-                        *change = Change::Live {
-                            info: info.clone(),
-                            storage_cleared: true,
-                            storage: HashMap::default(),
-                        };
                     }
-                    let Change::Live {
-                        info: current,
-                        storage: slots,
-                        ..
-                    } = change
-                    else {
-                        unreachable!("just made live")
-                    };
-                    *current = info.clone();
-                    slots.extend(storage.iter().copied());
-                }
+                },
             }
         }
     }
@@ -736,5 +759,63 @@ mod tests {
         folded.apply(&overlay);
         assert_eq!(folded.storage(&a, &U256::from(1)), U256::ZERO);
         assert_eq!(folded.summary(&a).unwrap().balance, U256::from(3));
+    }
+
+    #[test]
+    fn overlay_updates_keep_slots_and_code_until_recreated() {
+        let a = address!("00000000000000000000000000000000000000aa");
+        let mut base = State::new();
+        base.insert_account(a, U256::from(1), 0, None, [(U256::from(1), U256::from(9))]);
+        let mut overlay = Overlay::new(Arc::new(base));
+        let code = Bytecode::new_raw(Bytes::from_static(&[0x60, 0x01]));
+        let with_code = AccountInfo {
+            code_hash: code.hash_slow(),
+            code: Some(code.clone()),
+            ..AccountInfo::from_balance(U256::from(2))
+        };
+        let write = |info: AccountInfo, storage_cleared: bool, slot: u64| WriteSet {
+            accounts: vec![(
+                a,
+                AccountWrite::Updated {
+                    info,
+                    storage_cleared,
+                    info_changed: true,
+                    storage: vec![(U256::from(slot), U256::from(slot + 10))],
+                },
+            )],
+        };
+        let slot = |overlay: &Overlay, slot: u64| overlay.storage(&a, &U256::from(slot));
+
+        overlay.apply(&write(with_code.clone(), false, 2));
+        // The same code by hash, without the code itself: the code known stays.
+        let richer = AccountInfo {
+            balance: U256::from(7),
+            code: None,
+            ..with_code.clone()
+        };
+        overlay.apply(&write(richer, false, 3));
+        let info = overlay.account(&a).expect("live");
+        assert_eq!((info.balance, info.code), (U256::from(7), Some(code)));
+        assert_eq!(
+            [slot(&overlay, 1), slot(&overlay, 2), slot(&overlay, 3)],
+            [9, 12, 13].map(U256::from)
+        );
+
+        // Recreated without code: the base's slots and the block's earlier ones are gone.
+        overlay.apply(&write(AccountInfo::from_balance(U256::from(8)), true, 4));
+        let info = overlay.account(&a).expect("live");
+        assert_eq!(
+            (info.code_hash, info.code),
+            (KECCAK_EMPTY, AccountInfo::default().code)
+        );
+        assert_eq!(
+            [
+                slot(&overlay, 1),
+                slot(&overlay, 2),
+                slot(&overlay, 3),
+                slot(&overlay, 4)
+            ],
+            [0, 0, 0, 14].map(U256::from)
+        );
     }
 }

@@ -87,3 +87,42 @@ async fn a_serial_block_abandons_speculation_and_stays_exact() {
     // Everything after the point of abandon was executed by the commit itself.
     assert!(run.commit.reexecuted[at..].iter().all(|r| *r));
 }
+
+/// A warm-up goes across the pools even when the cost model would decline the block, is
+/// exact, and teaches the cost model nothing; the block's next run still decides as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_up_runs_across_the_pools_and_teaches_nothing() {
+    let executor = ParallelExecutor::in_process(2).expect("pools");
+    executor.calibrate().await.expect("calibrate");
+    executor.set_min_speedup(1e12);
+    let (block, state) = transfers(64);
+    let reference = execute_sequential(&block, state.clone()).expect("sequential");
+    let before = executor.cost_model();
+
+    let warm_up = executor
+        .warm_up(&block, state.clone(), &SenderRouter, None)
+        .await
+        .expect("warm-up");
+    assert_eq!(warm_up.fallback, None, "a warm-up never falls back");
+    assert!(
+        warm_up.pool_busy_nanos.iter().all(|n| *n > 0),
+        "both pools ran"
+    );
+    let mismatches = check::against_reference(&reference.result, &warm_up.result);
+    assert!(mismatches.is_empty(), "{mismatches:?}");
+    assert_eq!(
+        executor.cost_model(),
+        before,
+        "the warm-up taught the cost model"
+    );
+
+    let run = executor
+        .execute(&block, state, &SenderRouter, None)
+        .await
+        .expect("execute");
+    assert!(
+        matches!(run.fallback, Some(Fallback::NotWorthIt { .. })),
+        "{:?}",
+        run.fallback
+    );
+}

@@ -4,8 +4,13 @@
 
 use std::sync::Arc;
 use switchyard_executors::{
-    BlockFixture, block::find_block_dirs, check, execute_sequential, fixtures::mainnet_dir,
-    parallel::ParallelExecutor, router, system,
+    BlockFixture,
+    block::find_block_dirs,
+    check, execute_sequential,
+    fixtures::mainnet_dir,
+    parallel::ParallelExecutor,
+    router::{self, OracleFacts},
+    system,
 };
 
 const ROUTERS: &[&str] = &["round-robin", "sender", "contract", "oracle", "scatter"];
@@ -31,21 +36,16 @@ async fn mainnet_blocks_are_exact_for_every_router_and_pool_count() {
         system::apply_pre_block(&mut state, &fixture.block);
         let base = Arc::new(state);
         let block = Arc::new(fixture.block);
-        let reference = execute_sequential(&block, base.clone())
-            .expect("sequential")
-            .result;
+        let reference = execute_sequential(&block, base.clone()).expect("sequential");
+        let oracle = OracleFacts::from_run(&block, &reference.result.outcomes, &reference.tx_nanos);
+        let reference = reference.result;
         assert!(check::against_header(&block, &reference).is_empty());
         for executor in &executors {
             for name in ROUTERS {
                 let router = router::by_name(name).expect("router");
                 for _ in 0..REPEATS {
                     let run = executor
-                        .execute(
-                            &block,
-                            base.clone(),
-                            router.as_ref(),
-                            Some(&reference.outcomes),
-                        )
+                        .execute(&block, base.clone(), router.as_ref(), Some(&oracle))
                         .await
                         .unwrap_or_else(|e| panic!("block {} {name}: {e}", block.number()));
                     let vs_reference = check::against_reference(&reference, &run.result);

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use switchyard_executors::{
     check, execute_sequential,
     parallel::ParallelExecutor,
-    router::{self, Router, ScatterRouter},
+    router::{self, OracleFacts, Router, ScatterRouter},
     synthetic::{
         BlockBuilder, CAPPED_COUNTER_CODE, COINBASE_READER_CODE, COUNTER_CODE, FAUCET_CODE,
         SELF_BALANCE_RECORDER_CODE, SINK_CODE, account, each_alone_on,
@@ -195,14 +195,16 @@ proptest! {
         let (block, state) = build(accounts, &ops);
         let block = Arc::new(block);
         let base = Arc::new(state);
-        let reference = execute_sequential(&block, base.clone()).expect("sequential").result;
+        let reference = execute_sequential(&block, base.clone()).expect("sequential");
+        let oracle = OracleFacts::from_run(&block, &reference.result.outcomes, &reference.tx_nanos);
+        let reference = reference.result;
         let router: Box<dyn Router> = match router {
             0 => Box::new(ScatterRouter { seed }),
             i => router::by_name(["round-robin", "sender", "contract", "oracle"][i - 1]).unwrap(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let run = runtime
-            .block_on(executors()[pools - 1].execute(&block, base, router.as_ref(), Some(&reference.outcomes)))
+            .block_on(executors()[pools - 1].execute(&block, base, router.as_ref(), Some(&oracle)))
             .expect("parallel");
         let mismatches = check::against_reference(&reference, &run.result);
         prop_assert!(mismatches.is_empty(), "{} on {pools} pools: {mismatches:?}", router.name());

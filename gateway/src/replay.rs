@@ -18,7 +18,7 @@ use switchyard_executors::{
     dag::{DagShape, Projection, SimulationCosts, simulate},
     execute_sequential,
     parallel::{ParallelExecutor, ParallelRun},
-    router::{self, RouteInput, Router},
+    router::{self, OracleFacts, RouteInput, Router},
     sequential::SequentialRun,
     system,
 };
@@ -125,6 +125,9 @@ pub struct BlockReport {
     pub efficiency: f64,
     /// Set when the block fell back to sequential execution.
     pub fallback: Option<Fallback>,
+    /// The cost model's predicted speedup for the routed block (median run), which the
+    /// fallback compared with its bar; absent before any rate was measured.
+    pub predicted_speedup: Option<f64>,
     /// Everything that did not match, as text.
     pub mismatches: Vec<String>,
     /// Projections for `--simulate-pools`.
@@ -291,8 +294,15 @@ async fn replay_block(
     let block = Arc::new(fixture.block);
 
     // The first sequential run is the reference (oracle, DAG, log), untimed: it also warms the
-    // sequential path. One untimed parallel run warms the parallel one (its first runs of a
-    // block are slower, as the first sequential ones are) and is checked like the others.
+    // sequential path. Two untimed parallel runs warm the parallel one (its first runs of a
+    // block are slower, as the first sequential ones are), checked like the others: the first
+    // goes across the pools whatever the fallback would say, and teaches the cost model
+    // nothing (it is cold); the second decides and learns as the timed runs do. Without the
+    // first, a block the fallback could not yet judge (the first of a fork) warmed up
+    // sequentially, and its timed parallel run found the pools asleep since the previous block
+    // (on this VM an idle core wakes 0.5-3 ms late) while the sequential side was warm;
+    // without the second, a declined block's timed fallback ran cold after the pools'
+    // warm-up.
     // Timed runs then come in pairs whose order alternates (P S, S P, P S, ...), so neither
     // side always runs first; each run is dropped as soon as it is checked, so neither side
     // runs with the other's results still occupying memory.
@@ -305,32 +315,43 @@ async fn replay_block(
             return Ok(report);
         }
     };
-    let outcomes = &reference.result.outcomes;
+    let oracle = OracleFacts::from_run(&block, &reference.result.outcomes, &reference.tx_nanos);
     let run_parallel =
-        async |executor: &ParallelExecutor, mismatches: &mut Vec<String>| match executor
-            .execute(&block, base.clone(), router, Some(outcomes))
-            .await
-        {
-            Ok(run) => {
-                let found = check::against_header(&block, &run.result)
-                    .into_iter()
-                    .chain(check::against_reference(&reference.result, &run.result));
-                mismatches.extend(found.map(|m| format!("parallel: {m}")));
-                Some(ParallelSummary::of(run))
-            }
-            Err(e) => {
-                mismatches.push(format!("parallel execution failed: {e}"));
-                None
+        async |executor: &ParallelExecutor, forced: bool, mismatches: &mut Vec<String>| {
+            let run = if forced {
+                executor
+                    .warm_up(&block, base.clone(), router, Some(&oracle))
+                    .await
+            } else {
+                executor
+                    .execute(&block, base.clone(), router, Some(&oracle))
+                    .await
+            };
+            match run {
+                Ok(run) => {
+                    let found = check::against_header(&block, &run.result)
+                        .into_iter()
+                        .chain(check::against_reference(&reference.result, &run.result));
+                    mismatches.extend(found.map(|m| format!("parallel: {m}")));
+                    Some(ParallelSummary::of(run))
+                }
+                Err(e) => {
+                    mismatches.push(format!("parallel execution failed: {e}"));
+                    None
+                }
             }
         };
     let mut seq_walls = Vec::new();
     let mut parallel: Vec<ParallelSummary> = Vec::new();
-    if let Some(executor) = executor
-        && run_parallel(executor, &mut report.mismatches)
-            .await
-            .is_none()
-    {
-        return Ok(report);
+    if let Some(executor) = executor {
+        for forced in [true, false] {
+            if run_parallel(executor, forced, &mut report.mismatches)
+                .await
+                .is_none()
+            {
+                return Ok(report);
+            }
+        }
     }
     for repeat in 0..args.repeat {
         let parallel_first = repeat % 2 == 0;
@@ -338,7 +359,7 @@ async fn replay_block(
             seq_walls.push(time_sequential(&block, &base)?);
         }
         if let Some(executor) = executor {
-            match run_parallel(executor, &mut report.mismatches).await {
+            match run_parallel(executor, false, &mut report.mismatches).await {
                 Some(run) => parallel.push(run),
                 None => return Ok(report),
             }
@@ -378,6 +399,7 @@ async fn replay_block(
         report.reexecuted_gas = median.reexecuted_gas;
         report.efficiency = report.speedup / report.dag_bound;
         report.fallback = median.fallback;
+        report.predicted_speedup = median.predicted_speedup;
     }
 
     if let Some(log) = log {
@@ -397,6 +419,7 @@ async fn replay_block(
             &block,
             &base,
             &reference,
+            &oracle,
             router,
             &args.simulate_pools,
             costs,
@@ -434,6 +457,7 @@ struct ParallelSummary {
     reexecuted_txs: usize,
     reexecuted_gas: u64,
     fallback: Option<Fallback>,
+    predicted_speedup: Option<f64>,
     exec: Vec<TxExec>,
 }
 
@@ -454,6 +478,7 @@ impl ParallelSummary {
             reexecuted_txs: commit.reexecuted_txs(),
             reexecuted_gas: commit.reexecuted_gas,
             fallback: run.fallback,
+            predicted_speedup: run.prediction.map(|p| p.speedup()),
             exec,
         }
     }
@@ -473,11 +498,15 @@ fn project(
     block: &Block,
     state: &State,
     reference: &SequentialRun,
+    oracle: &OracleFacts,
     router: &dyn Router,
     pool_counts: &[usize],
     costs: SimulationCosts,
 ) -> Vec<Projection> {
     let gas_limits: Vec<u64> = block.txs.iter().map(|t| t.env.gas_limit).collect();
+    let gas_limits = router
+        .known_costs(&gas_limits, Some(oracle))
+        .unwrap_or(gas_limits);
     pool_counts
         .iter()
         .map(|&pools| {
@@ -487,7 +516,7 @@ fn project(
                 costs: &gas_limits,
                 pool_weights: &weights,
                 state: Some(state),
-                oracle: Some(&reference.result.outcomes),
+                oracle: Some(oracle),
             });
             simulate(
                 block,

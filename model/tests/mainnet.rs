@@ -14,8 +14,7 @@ use switchyard_executors::{
     execute_sequential,
     fixtures::mainnet_dir,
     router::{
-        ContractRouter, OracleRouter, RouteInput, Router, UnionFind, merge_by_sender,
-        true_dependencies,
+        ContractRouter, OracleFacts, OracleRouter, RouteInput, Router, UnionFind, merge_by_sender,
     },
     system,
 };
@@ -166,12 +165,13 @@ fn tree_on_30_blocks_generalises_to_12() {
 /// and the largest group's share of the gas (the cap on parallel speedup).
 fn routing_quality(router: &dyn Router, e: &Executed) -> (usize, usize, u64, u64) {
     let costs: Vec<u64> = e.block.txs.iter().map(|t| t.gas_limit()).collect();
+    let oracle = OracleFacts::from_run(&e.block, &e.outcomes, &[]);
     let input = RouteInput {
         block: &e.block,
         costs: &costs,
         pool_weights: &[1.0, 1.0],
         state: Some(e.state.as_ref()),
-        oracle: Some(&e.outcomes),
+        oracle: Some(&oracle),
     };
     let routing = router.route(&input);
     let mut group_of = vec![0; e.block.txs.len()];
@@ -180,7 +180,7 @@ fn routing_quality(router: &dyn Router, e: &Executed) -> (usize, usize, u64, u64
             group_of[*tx] = g;
         }
     }
-    let deps = true_dependencies(&e.block, &e.outcomes);
+    let deps = &oracle.dependencies;
     let split = deps
         .iter()
         .filter(|(j, i)| group_of[*j] != group_of[*i])
