@@ -7,31 +7,22 @@
 use revm::primitives::hardfork::SpecId;
 use serde::Serialize;
 
-/// Gas of a plain transfer, and its estimated cost until the cost model has measured better
-/// ([`CostModel::transfer_cost`]).
-pub const TRANSFER_GAS: u64 = 21_000;
-
-/// Returns `true` for a transaction that can only be a plain value transfer as far as its
-/// envelope and `state` tell: a gas limit of at most 21,000 (the cost either way, and no state
-/// lookup, a cache miss in a large state, for the usual transfer), or empty input to an account
-/// without code.
-pub fn looks_like_transfer(tx: &crate::BlockTx, state: &dyn crate::StateReader) -> bool {
-    tx.env.gas_limit <= TRANSFER_GAS
-        || tx.env.data.is_empty()
-            && tx.to().is_some_and(|to| {
-                state
-                    .summary(&to)
-                    .is_none_or(|s| s.code_hash == revm::primitives::KECCAK_EMPTY)
-            })
-}
-
-/// The estimated cost of a transaction before it runs, in units of call gas limit:
-/// `transfer_cost` for a plain transfer (what the cost model measured a transfer to take, in
-/// those units; old blocks carry transfers with gas limits of 90,000 and more), the gas limit
-/// otherwise.
-pub fn estimated_cost(is_transfer: bool, tx: &crate::BlockTx, transfer_cost: u64) -> u64 {
-    if is_transfer {
-        transfer_cost.min(tx.env.gas_limit).max(1)
+/// The estimated cost of a transaction before it runs, in gas units: 21,000 for a plain
+/// transfer to an account without code (old blocks carry transfers with gas limits of 90,000
+/// and more), the gas limit otherwise.
+pub fn estimated_cost(tx: &crate::BlockTx, state: &dyn crate::StateReader) -> u64 {
+    const TRANSFER_GAS: u64 = 21_000;
+    // A limit of at most 21,000 is the cost either way: no state lookup (a cache miss in a
+    // large state) for the usual transfer.
+    let plain = tx.env.gas_limit > TRANSFER_GAS
+        && tx.env.data.is_empty()
+        && tx.to().is_some_and(|to| {
+            state
+                .summary(&to)
+                .is_none_or(|s| s.code_hash == revm::primitives::KECCAK_EMPTY)
+        });
+    if plain {
+        TRANSFER_GAS.min(tx.env.gas_limit)
     } else {
         tx.env.gas_limit
     }
@@ -122,12 +113,6 @@ pub struct CostModel {
     pub validate_ns_per_tx: Ewma,
     /// Share of the estimated cost that was re-executed at commit.
     pub reexecuted_share: Ewma,
-    /// Execution time of a plain transfer, in nanoseconds: 0.8-1.4 µs in every era on the
-    /// shared mainnet blocks, where a unit of call gas limit took 19-352 ns per thousand.
-    pub transfer_ns: Ewma,
-    /// Execution time per unit of gas limit of the other transactions, in nanoseconds (per
-    /// fork, as gas repricings move it).
-    pub call_ns_per_gas: Ewma,
     /// Required predicted speedup to go parallel.
     pub min_speedup: f64,
     /// The fork the per-cost rates were measured on. Gas repricings (EIP-150, EIP-1884,
@@ -145,8 +130,6 @@ impl Default for CostModel {
             routing_ns_per_tx: Ewma::new(0.2),
             validate_ns_per_tx: Ewma::new(0.2),
             reexecuted_share: Ewma::new(0.2),
-            transfer_ns: Ewma::new(0.2),
-            call_ns_per_gas: Ewma::new(0.2),
             // A margin for misprediction: gas limits estimate execution time poorly.
             min_speedup: 1.25,
             fork: None,
@@ -162,7 +145,6 @@ impl CostModel {
         if self.fork.is_some_and(|known| known != fork) {
             self.sequential_ns_per_cost = Ewma::new(self.sequential_ns_per_cost.alpha);
             self.pool_ns_per_cost = Ewma::new(self.pool_ns_per_cost.alpha);
-            self.call_ns_per_gas = Ewma::new(self.call_ns_per_gas.alpha);
         }
         self.fork = Some(fork);
     }
@@ -230,47 +212,6 @@ impl CostModel {
     /// decide nothing from costs).
     fn unmeasured(&self) -> Option<Fallback> {
         self.fork.is_some().then_some(Fallback::Unmeasured)
-    }
-
-    /// The estimated cost of a plain transfer, in units of call gas limit: its measured time
-    /// over a unit's. [`TRANSFER_GAS`] until both are measured. A transfer runs no code, so its
-    /// time hardly moves between blocks while a unit of call gas varies many times over:
-    /// priced at its gas, a block of transfers (old blocks, mining-pool payouts) looked as
-    /// heavy per unit as one of calls, and every rate learned from one misled on the other.
-    pub fn transfer_cost(&self) -> u64 {
-        match (self.transfer_ns.get(), self.call_ns_per_gas.get()) {
-            (Some(transfer), Some(per_gas)) if per_gas > 0.0 => {
-                (transfer / per_gas).round().clamp(1.0, u64::MAX as f64) as u64
-            }
-            _ => TRANSFER_GAS,
-        }
-    }
-
-    /// Learns what transfers and calls take from one block's per-transaction times
-    /// (`is_transfer` and `tx_nanos` parallel to `gas_limits`; a time of 0 is unknown).
-    pub fn observe_txs(&mut self, is_transfer: &[bool], gas_limits: &[u64], tx_nanos: &[u64]) {
-        let (mut transfers, mut transfer_nanos) = (0u64, 0u64);
-        let (mut call_gas, mut call_nanos) = (0u64, 0u64);
-        for ((transfer, gas), nanos) in is_transfer.iter().zip(gas_limits).zip(tx_nanos) {
-            if *nanos == 0 {
-                continue;
-            }
-            if *transfer {
-                transfers += 1;
-                transfer_nanos += nanos;
-            } else {
-                call_gas += gas;
-                call_nanos += nanos;
-            }
-        }
-        if transfers > 0 {
-            self.transfer_ns
-                .observe(transfer_nanos as f64 / transfers as f64);
-        }
-        if call_gas > 0 {
-            self.call_ns_per_gas
-                .observe(call_nanos as f64 / call_gas as f64);
-        }
     }
 
     /// Learns from a sequential execution.
@@ -421,28 +362,6 @@ mod tests {
             total_cost,
             makespan_cost,
         }
-    }
-
-    #[test]
-    fn a_transfer_is_priced_at_its_measured_time_in_units_of_call_gas() {
-        let mut model = CostModel::default();
-        assert_eq!(model.transfer_cost(), TRANSFER_GAS, "nothing measured yet");
-        // Transfers of 1 µs; calls of 300,000 gas limit in 30 µs, 0.1 ns per unit.
-        let transfers = [true, false, true, false];
-        let limits = [21_000, 100_000, 90_000, 200_000];
-        model.observe_txs(&transfers, &limits, &[1_000, 10_000, 1_000, 20_000]);
-        assert_eq!(model.transfer_cost(), 10_000);
-        // Unknown times (0) teach nothing.
-        model.observe_txs(&transfers, &limits, &[0; 4]);
-        assert_eq!(model.transfer_cost(), 10_000);
-        // Another fork reprices calls, not transfers: the transfer's gas until calls are
-        // measured again.
-        model.enter_fork(SpecId::CANCUN);
-        assert_eq!(model.transfer_cost(), 10_000);
-        model.enter_fork(SpecId::BERLIN);
-        assert_eq!(model.transfer_cost(), TRANSFER_GAS);
-        model.observe_txs(&[false], &[100_000], &[40_000]);
-        assert_eq!(model.transfer_cost(), 2_500);
     }
 
     #[test]

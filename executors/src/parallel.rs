@@ -4,10 +4,7 @@ use crate::{
     balance::{PoolStatus, Rng, p2c},
     block::Block,
     commit::{CommitReport, LiveCommit},
-    cost::{
-        CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, Probes, estimated_cost,
-        looks_like_transfer,
-    },
+    cost::{CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, Probes, estimated_cost},
     error::Result,
     pool::{
         BatchRequest, BatchResponse, InProcessPool, PoolError, ResultSink, StateCatalog, StateId,
@@ -59,12 +56,6 @@ struct Declined {
     prediction: Option<Prediction>,
     routing_nanos: u64,
     total_cost: u64,
-    transfers: Vec<bool>,
-}
-
-/// The gas limit of each transaction.
-fn gas_limits(block: &Block) -> Vec<u64> {
-    block.txs.iter().map(|tx| tx.env.gas_limit).collect()
 }
 
 /// The fallback decision's view of a routing over `pools` pools of which `live` take work:
@@ -267,14 +258,13 @@ where
             self.lock_costs().enter_fork(block.env.spec);
             let started = Instant::now();
             let reference = crate::execute_sequential(&block, base.clone())?;
-            let elapsed = started.elapsed().as_nanos() as u64;
-            let transfers = self.transfers(&block, &base);
-            let cost = self.estimated_costs(&block, &transfers).iter().sum();
-            {
-                let mut costs = self.lock_costs();
-                costs.observe_sequential(cost, elapsed);
-                costs.observe_txs(&transfers, &gas_limits(&block), &reference.tx_nanos);
-            }
+            let cost: u64 = block
+                .txs
+                .iter()
+                .map(|tx| estimated_cost(tx, base.as_ref()))
+                .sum();
+            self.lock_costs()
+                .observe_sequential(cost, started.elapsed().as_nanos() as u64);
             if self.pools.len() < 2 {
                 continue;
             }
@@ -342,11 +332,14 @@ where
         let n = self.pools.len();
         // Pools that are down cannot help: decide on the live ones.
         let live = self.live_pools();
-        self.lock_costs().enter_fork(block.env.spec);
-        let transfers = self.transfers(block, &base);
-        let estimates = self.estimated_costs(block, &transfers);
+        let estimates: Vec<u64> = block
+            .txs
+            .iter()
+            .map(|tx| estimated_cost(tx, base.as_ref()))
+            .collect();
         let costs = router.known_costs(&estimates, oracle).unwrap_or(estimates);
         let total_cost: u64 = costs.iter().sum();
+        self.lock_costs().enter_fork(block.env.spec);
         // A block too small to win even with perfect routing is not routed at all.
         let hopeless = if may_fall_back {
             let hopeless = self
@@ -364,7 +357,6 @@ where
                 prediction: None,
                 routing_nanos: 0,
                 total_cost,
-                transfers,
             };
             return self.run_sequential(block, base, declined, started, learn);
         }
@@ -394,7 +386,6 @@ where
                     prediction,
                     routing_nanos,
                     total_cost,
-                    transfers,
                 };
                 return self.run_sequential(block, base, declined, started, learn);
             }
@@ -432,11 +423,6 @@ where
 
         if learn {
             self.learn(&costs, &dispatched, &commit, wall_nanos, routing_nanos);
-            self.lock_costs().observe_txs(
-                &transfers,
-                &gas_limits(block),
-                &commit.speculative_nanos,
-            );
         }
         Ok(ParallelRun {
             result,
@@ -468,15 +454,13 @@ where
             prediction,
             routing_nanos,
             total_cost,
-            transfers,
         } = declined;
         let executing = Instant::now();
         let run = crate::execute_sequential(block, base)?;
         // Sequential cost is execution alone: routing before a late decline is not part of it.
         if learn {
-            let mut costs = self.lock_costs();
-            costs.observe_sequential(total_cost, executing.elapsed().as_nanos() as u64);
-            costs.observe_txs(&transfers, &gas_limits(block), &run.tx_nanos);
+            self.lock_costs()
+                .observe_sequential(total_cost, executing.elapsed().as_nanos() as u64);
         }
         let wall_nanos = started.elapsed().as_nanos() as u64;
         let n = block.txs.len();
@@ -514,26 +498,6 @@ where
 
     fn lock_probes(&self) -> std::sync::MutexGuard<'_, Probes> {
         self.probes.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Which transactions of `block` are plain transfers on `base` ([`looks_like_transfer`]).
-    fn transfers(&self, block: &Block, base: &State) -> Vec<bool> {
-        block
-            .txs
-            .iter()
-            .map(|tx| looks_like_transfer(tx, base))
-            .collect()
-    }
-
-    /// The estimated cost of each transaction, transfers at their measured cost.
-    fn estimated_costs(&self, block: &Block, transfers: &[bool]) -> Vec<u64> {
-        let transfer_cost = self.lock_costs().transfer_cost();
-        block
-            .txs
-            .iter()
-            .zip(transfers)
-            .map(|(tx, transfer)| estimated_cost(*transfer, tx, transfer_cost))
-            .collect()
     }
 
     fn lock_costs(&self) -> std::sync::MutexGuard<'_, CostModel> {
