@@ -126,7 +126,8 @@ pub struct BlockReport {
     /// Set when the block fell back to sequential execution.
     pub fallback: Option<Fallback>,
     /// The cost model's predicted speedup for the routed block (median run), which the
-    /// fallback compared with its bar; absent before any rate was measured.
+    /// fallback compared with its bar; absent when no rate was measured yet, or when the block
+    /// was declined before routing (its `fallback` then carries the best case predicted).
     pub predicted_speedup: Option<f64>,
     /// Everything that did not match, as text.
     pub mismatches: Vec<String>,

@@ -61,6 +61,19 @@ fn replays_all_shared_blocks_exactly_in_parallel() {
         assert!(summary.get(key).is_some(), "summary lacks {key}: {summary}");
     }
     assert!(summary["sequential_seconds"].as_f64().unwrap() > 0.0);
+    // A block that went through the pools was let through by a prediction, reported beside
+    // the speedup it got.
+    let per_block = summary["per_block"].as_array().expect("per-block reports");
+    let mut predicted = 0;
+    for block in per_block {
+        assert!(block.get("predicted_speedup").is_some(), "{block}");
+        if block["fallback"].is_null() && block["txs"].as_u64().unwrap() >= 2 {
+            let speedup = block["predicted_speedup"].as_f64();
+            assert!(speedup.is_some_and(|s| s > 0.0), "{block}");
+            predicted += 1;
+        }
+    }
+    assert!(predicted > 0, "no block went through the pools");
     let projected: Vec<u64> = summary["simulated"]
         .as_array()
         .expect("projections")
