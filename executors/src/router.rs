@@ -439,6 +439,7 @@ impl Router for OracleRouter {
         }
         uf.groups()
     }
+
     fn known_costs(&self, estimates: &[u64], oracle: Option<&OracleFacts>) -> Option<Vec<u64>> {
         oracle.and_then(|facts| facts.costs(estimates))
     }
