@@ -3,12 +3,12 @@
 //!
 //! Both use the true access sets and the measured time of every transaction from the
 //! sequential run. A transaction depends on the last earlier writer of each key it read
-//! ([`crate::router::true_dependencies`]).
+//! ([`crate::router::true_dependencies`]); callers derive those once per block and pass them.
 
 use crate::{
     block::Block,
     execute::TxOutcome,
-    router::{Routing, beneficiary_readers, true_dependencies},
+    router::{Routing, beneficiary_readers},
 };
 use serde::Serialize;
 
@@ -22,12 +22,17 @@ pub struct DagShape {
 }
 
 impl DagShape {
-    /// Computes the shape from true outcomes and per-transaction times.
-    pub fn new(block: &Block, outcomes: &[TxOutcome], tx_nanos: &[u64]) -> Self {
-        let deps = true_dependencies(block, outcomes);
+    /// Computes the shape from true outcomes, their [`crate::router::true_dependencies`] and
+    /// per-transaction times.
+    pub fn new(
+        block: &Block,
+        outcomes: &[TxOutcome],
+        dependencies: &[(usize, usize)],
+        tx_nanos: &[u64],
+    ) -> Self {
         let readers = beneficiary_readers(block, outcomes);
         let mut finish = vec![0u64; tx_nanos.len()];
-        let mut deps = deps.iter().peekable();
+        let mut deps = dependencies.iter().peekable();
         let mut readers = readers.iter().peekable();
         let mut latest_finish = 0;
         for (j, nanos) in tx_nanos.iter().enumerate() {
@@ -94,6 +99,7 @@ pub struct SimulationCosts {
 pub fn simulate(
     block: &Block,
     outcomes: &[TxOutcome],
+    dependencies: &[(usize, usize)],
     tx_nanos: &[u64],
     routing: &Routing,
     pools: usize,
@@ -101,9 +107,8 @@ pub fn simulate(
 ) -> Projection {
     let n = tx_nanos.len();
     let pool_of = routing.pool_of_tx(n);
-    let deps = true_dependencies(block, outcomes);
     let mut valid = vec![true; n];
-    for (reader, writer) in &deps {
+    for (reader, writer) in dependencies {
         if pool_of[*reader] != pool_of[*writer] || !valid[*writer] {
             valid[*reader] = false;
         }

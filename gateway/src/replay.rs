@@ -385,7 +385,12 @@ async fn replay_block(
         median_index(&walls)
     };
     let pools = args.pools.max(1);
-    let shape = DagShape::new(&block, &reference.result.outcomes, &reference.tx_nanos);
+    let shape = DagShape::new(
+        &block,
+        &reference.result.outcomes,
+        &oracle.dependencies,
+        &reference.tx_nanos,
+    );
     report.dag_bound = shape.bound(pools);
     report.shape = Some(shape);
 
@@ -505,7 +510,7 @@ fn project(
     costs: SimulationCosts,
 ) -> Vec<Projection> {
     let gas_limits: Vec<u64> = block.txs.iter().map(|t| t.env.gas_limit).collect();
-    let gas_limits = router
+    let tx_costs = router
         .known_costs(&gas_limits, Some(oracle))
         .unwrap_or(gas_limits);
     pool_counts
@@ -514,7 +519,7 @@ fn project(
             let weights = vec![1.0; pools.max(1)];
             let routing = router.route(&RouteInput {
                 block,
-                costs: &gas_limits,
+                costs: &tx_costs,
                 pool_weights: &weights,
                 state: Some(state),
                 oracle: Some(oracle),
@@ -522,6 +527,7 @@ fn project(
             simulate(
                 block,
                 &reference.result.outcomes,
+                &oracle.dependencies,
                 &reference.tx_nanos,
                 &routing,
                 pools,

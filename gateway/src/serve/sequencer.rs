@@ -21,7 +21,9 @@ use std::{
     sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
-use switchyard_executors::{Error, dag::DagShape, parallel::ParallelRun};
+use switchyard_executors::{
+    Error, dag::DagShape, parallel::ParallelRun, router::true_dependencies,
+};
 use tokio::sync::watch;
 use tracing::{debug, error, info, instrument, warn};
 
@@ -285,7 +287,9 @@ fn record(
     }
     m.min_speedup.set(model.min_speedup);
     let gas: Vec<u64> = run.result.outcomes.iter().map(|o| o.gas_used).collect();
-    let dag_bound = DagShape::new(block, &run.result.outcomes, &gas).bound(pools);
+    let outcomes = &run.result.outcomes;
+    let dependencies = true_dependencies(block, outcomes);
+    let dag_bound = DagShape::new(block, outcomes, &dependencies, &gas).bound(pools);
     m.dag_bound.set(dag_bound);
     m.refresh_model(&node.hooks.router);
     node.set_last_block(BlockSummary {
