@@ -98,10 +98,13 @@ impl Prediction {
 /// The costs that decide between parallel and sequential execution.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostModel {
-    /// Sequential nanoseconds per unit of estimated cost.
-    pub sequential_ns_per_cost: Ewma,
-    /// Pool nanoseconds per unit of estimated cost, executing only (driving the commit excluded).
-    pub pool_ns_per_cost: Ewma,
+    /// Execution nanoseconds per unit of estimated cost, sequential or in a pool (executing
+    /// only, driving the commit excluded). The work is the same either way, so one rate serves
+    /// both predictions and a block declined to sequential still moves the parallel one: with
+    /// a pool rate of its own, learned only from parallel blocks, a block unlike the last
+    /// parallel one (transfers after calls) was measured sequentially against a stale pool
+    /// rate and declined again, run after run.
+    pub ns_per_cost: Ewma,
     /// Wall time of a parallel block beyond routing and its busiest pool's execution: dispatch,
     /// wake-ups, the commit work the pools do between chunks, and the commit's tail.
     pub overhead_ns: Ewma,
@@ -124,8 +127,7 @@ pub struct CostModel {
 impl Default for CostModel {
     fn default() -> Self {
         Self {
-            sequential_ns_per_cost: Ewma::new(0.2),
-            pool_ns_per_cost: Ewma::new(0.2),
+            ns_per_cost: Ewma::new(0.2),
             overhead_ns: Ewma::new(0.2),
             routing_ns_per_tx: Ewma::new(0.2),
             validate_ns_per_tx: Ewma::new(0.2),
@@ -143,46 +145,49 @@ impl CostModel {
     /// block has been measured every decision is [`Fallback::Unmeasured`].
     pub fn enter_fork(&mut self, fork: SpecId) {
         if self.fork.is_some_and(|known| known != fork) {
-            self.sequential_ns_per_cost = Ewma::new(self.sequential_ns_per_cost.alpha);
-            self.pool_ns_per_cost = Ewma::new(self.pool_ns_per_cost.alpha);
+            self.ns_per_cost = Ewma::new(self.ns_per_cost.alpha);
         }
         self.fork = Some(fork);
     }
 
     /// Predicts sequential and parallel time for a routed block: the busiest pool plus the
-    /// fixed overhead.
+    /// overhead.
     ///
     /// The re-executed share is measured and exported but not part of the prediction: it
     /// depends on the block far more than on history, and feeding it back made the decision
     /// flap between "always parallel" and "never". Waste is tuned through the router (the
     /// model's threshold) instead.
     pub fn predict(&self, total_cost: u64, busiest_pool_cost: u64) -> Option<Prediction> {
-        let seq = self.sequential_ns_per_cost.get()?;
-        let pool = self.pool_ns_per_cost.get().unwrap_or(seq);
-        let overhead = self.overhead_ns.get().unwrap_or(0.0);
-        let total = total_cost as f64;
+        let rate = self.ns_per_cost.get()?;
         Some(Prediction {
-            sequential_nanos: total * seq,
-            parallel_nanos: overhead + busiest_pool_cost as f64 * pool,
+            sequential_nanos: total_cost as f64 * rate,
+            parallel_nanos: self.overhead() + busiest_pool_cost as f64 * rate,
         })
     }
 
-    /// Decides before routing whether a block is too small to win even if routing split it
-    /// perfectly and nothing were re-executed; `None` means route it and decide then. Routing
-    /// itself counts here: for a small block it can cost more than the split would save.
-    pub fn hopeless(&self, total_cost: u64, pools: usize, txs: usize) -> Option<Fallback> {
+    /// Decides before routing whether a block cannot win even if routing split it as well as
+    /// it can and nothing were re-executed; `None` means route it and decide then. The best
+    /// split puts an even share in each pool, and at least `busiest_floor` (the heaviest
+    /// sender's work, which every router keeps in one pool) in the busiest. Routing itself
+    /// counts here: for a small block it can cost more than the split would save.
+    pub fn hopeless(
+        &self,
+        total_cost: u64,
+        busiest_floor: u64,
+        pools: usize,
+        txs: usize,
+    ) -> Option<Fallback> {
         if pools < 2 || txs < 2 {
             return Some(Fallback::Trivial);
         }
-        let Some(seq) = self.sequential_ns_per_cost.get() else {
+        let Some(rate) = self.ns_per_cost.get() else {
             return self.unmeasured();
         };
-        let pool = self.pool_ns_per_cost.get().unwrap_or(seq);
         let best = Prediction {
-            sequential_nanos: total_cost as f64 * seq,
-            parallel_nanos: self.overhead_ns.get().unwrap_or(0.0)
+            sequential_nanos: total_cost as f64 * rate,
+            parallel_nanos: self.overhead()
                 + self.routing_ns_per_tx.get().unwrap_or(0.0) * txs as f64
-                + total_cost.div_ceil(pools as u64) as f64 * pool,
+                + total_cost.div_ceil(pools as u64).max(busiest_floor) as f64 * rate,
         };
         (best.speedup() < self.min_speedup).then(|| Fallback::NotWorthIt {
             predicted_speedup: best.speedup(),
@@ -207,6 +212,12 @@ impl CostModel {
         })
     }
 
+    /// The predicted overhead of a parallel block, in nanoseconds (0 before any parallel block
+    /// was measured).
+    pub fn overhead(&self) -> f64 {
+        self.overhead_ns.get().unwrap_or(0.0)
+    }
+
     /// The decision without a measured rate: sequential once a fork is known (its first block
     /// measures the rate); parallel for a model that was never told of any block (tests that
     /// decide nothing from costs).
@@ -217,32 +228,36 @@ impl CostModel {
     /// Learns from a sequential execution.
     pub fn observe_sequential(&mut self, total_cost: u64, nanos: u64) {
         if total_cost > 0 {
-            self.sequential_ns_per_cost
-                .observe(nanos as f64 / total_cost as f64);
+            self.ns_per_cost.observe(nanos as f64 / total_cost as f64);
         }
     }
 
     /// Learns from a parallel execution.
     pub fn observe_parallel(&mut self, sample: &ParallelSample) {
         if sample.total_cost > 0 {
-            // Pools execute the same work the sequential path does: one estimate serves both,
-            // so an unusual block moves sequential and parallel predictions alike.
-            let ns_per_cost = sample.busy_nanos as f64 / sample.total_cost as f64;
-            self.pool_ns_per_cost.observe(ns_per_cost);
-            self.sequential_ns_per_cost.observe(ns_per_cost);
+            self.ns_per_cost
+                .observe(sample.busy_nanos as f64 / sample.total_cost as f64);
             self.reexecuted_share
                 .observe(sample.reexecuted_cost as f64 / sample.total_cost as f64);
         }
         // Re-execution at commit is waste, not overhead: counting it here would make one
         // wasteful block look like a fixed cost and shut parallelism off for every block after.
         // Routing is learned per transaction, as it grows with the block.
-        self.overhead_ns.observe(
-            sample
-                .wall_nanos
-                .saturating_sub(sample.routing_nanos)
-                .saturating_sub(sample.busiest_pool_nanos)
-                .saturating_sub(sample.reexecute_nanos) as f64,
-        );
+        let overhead = sample
+            .wall_nanos
+            .saturating_sub(sample.routing_nanos)
+            .saturating_sub(sample.busiest_pool_nanos)
+            .saturating_sub(sample.reexecute_nanos) as f64;
+        // A stall (a preempted vCPU, a page fault storm) is not the cost of going parallel,
+        // and an inflated overhead is sticky: the blocks it declines measure none. A sample
+        // counts at most a few times the average, which a lasting rise still climbs in a few
+        // blocks.
+        let limit = self
+            .overhead_ns
+            .get()
+            .filter(|average| *average > 0.0)
+            .map_or(f64::INFINITY, |average| OVERHEAD_OUTLIER * average);
+        self.overhead_ns.observe(overhead.min(limit));
         if sample.txs > 0 {
             self.routing_ns_per_tx
                 .observe(sample.routing_nanos as f64 / sample.txs as f64);
@@ -254,6 +269,10 @@ impl CostModel {
         }
     }
 }
+
+/// An overhead sample counts at most this many times the current average
+/// ([`CostModel::observe_parallel`]).
+const OVERHEAD_OUTLIER: f64 = 3.0;
 
 /// A routed block, as the fallback decision sees it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -392,6 +411,63 @@ mod tests {
         model
     }
 
+    /// A parallel block of `txs` transactions at 1 ns per unit of cost, whose overhead beyond
+    /// its busiest pool was `overhead` nanoseconds.
+    fn parallel_block(txs: usize, overhead: u64) -> ParallelSample {
+        ParallelSample {
+            txs,
+            total_cost: 1_000_000,
+            busy_nanos: 1_000_000,
+            busiest_pool_nanos: 500_000,
+            wall_nanos: 500_000 + overhead,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_stall_counts_only_a_few_times_the_overhead_but_a_lasting_rise_is_learned() {
+        let mut model = CostModel::default();
+        model.observe_sequential(1_000_000, 1_000_000);
+        for _ in 0..8 {
+            model.observe_parallel(&parallel_block(100, 50_000));
+        }
+        assert!((model.overhead() - 50_000.0).abs() < 1.0);
+        // A 50 ms stall moves the overhead as a sample of 150 µs would.
+        model.observe_parallel(&parallel_block(100, 50_000_000));
+        assert!((model.overhead() - 70_000.0).abs() < 1.0, "{model:?}");
+        // A block declined as not worth it measures no overhead, so an inflated one would stay.
+        // An overhead that really rose to 1 ms is nearly reached within fifteen blocks.
+        for _ in 0..15 {
+            model.observe_parallel(&parallel_block(100, 1_000_000));
+        }
+        assert!(model.overhead() > 900_000.0, "{}", model.overhead());
+    }
+
+    #[test]
+    fn a_block_run_sequentially_moves_the_parallel_prediction_as_well() {
+        // The last parallel block ran calls at 1 ns per unit of cost...
+        let mut model = measured(550_000, 0);
+        let half = plan(2, 10_000_000, 5_000_000, 1_000);
+        let before = model.predict(10_000_000, 5_000_000).unwrap().speedup();
+        // ...then blocks of cheap transfers ran sequentially at 0.1 ns per unit. Both sides
+        // of the prediction take the new rate: the block still halves. (With a parallel rate
+        // learned only from parallel blocks, the split looked five times slower than
+        // sequential, and was declined every time.)
+        for _ in 0..30 {
+            model.observe_sequential(10_000_000, 1_000_000);
+        }
+        let after = model.predict(10_000_000, 5_000_000).unwrap();
+        assert!(
+            (after.sequential_nanos - 1_000_000.0).abs() < 20_000.0,
+            "{after:?}"
+        );
+        assert!(
+            after.speedup() > 1.5 && after.speedup() < before,
+            "{after:?}"
+        );
+        assert_eq!(model.fallback(&half), None);
+    }
+
     #[test]
     fn a_new_fork_is_measured_sequentially_before_anything_is_predicted() {
         let mut model = measured(550_000, 0);
@@ -406,13 +482,13 @@ mod tests {
         model.enter_fork(SpecId::BYZANTIUM);
         assert_eq!(model.fallback(&big), Some(Fallback::Unmeasured));
         assert_eq!(
-            model.hopeless(10_000_000, 2, 1000),
+            model.hopeless(10_000_000, 0, 2, 1000),
             Some(Fallback::Unmeasured)
         );
         assert!(model.overhead_ns.get().is_some());
         model.observe_sequential(10_000_000, 10_000_000);
         assert_eq!(model.fallback(&big), None);
-        assert_eq!(model.hopeless(10_000_000, 2, 1000), None);
+        assert_eq!(model.hopeless(10_000_000, 0, 2, 1000), None);
     }
 
     #[test]
@@ -436,15 +512,20 @@ mod tests {
     fn routing_counts_before_routing_and_not_after() {
         // 500 ns of routing per transaction, and 10 µs of other overhead.
         let model = measured(560_000, 50_000);
-        assert_eq!(model.overhead_ns.get(), Some(10_000.0));
+        assert_eq!(model.overhead(), 10_000.0);
         assert_eq!(model.routing_ns_per_tx.get(), Some(500.0));
         // 200 cheap transactions: a perfect split saves 100 µs, routing them costs 100 µs.
         assert!(matches!(
-            model.hopeless(200_000, 2, 200),
+            model.hopeless(200_000, 0, 2, 200),
             Some(Fallback::NotWorthIt { .. })
         ));
-        // The same work in 20 transactions routes cheaply enough to try.
-        assert_eq!(model.hopeless(200_000, 2, 20), None);
+        // The same work in 20 transactions routes cheaply enough to try...
+        assert_eq!(model.hopeless(200_000, 0, 2, 20), None);
+        // ...unless one sender has 90% of it: no router splits a sender's transactions.
+        assert!(matches!(
+            model.hopeless(200_000, 180_000, 2, 20),
+            Some(Fallback::NotWorthIt { .. })
+        ));
         // Once routed, routing is spent: only what remains decides.
         assert_eq!(model.fallback(&plan(2, 200_000, 100_000, 200)), None);
     }

@@ -15,6 +15,7 @@ use crate::{
     state::State,
     synthetic,
 };
+use alloy_primitives::map::AddressMap;
 use futures_util::{StreamExt, stream::FuturesUnordered};
 use revm::primitives::hardfork::SpecId;
 use std::{
@@ -56,6 +57,20 @@ struct Declined {
     prediction: Option<Prediction>,
     routing_nanos: u64,
     total_cost: u64,
+}
+
+/// The estimated cost of the block's heaviest sender: one pool's at least, under a router that
+/// keeps senders together. A mining pool's payout block is one sender's chain of transfers.
+fn heaviest_sender(block: &Block, costs: &[u64]) -> u64 {
+    let mut per_sender: AddressMap<u64> = AddressMap::default();
+    per_sender.reserve(block.txs.len());
+    let mut heaviest = 0;
+    for (tx, cost) in block.txs.iter().zip(costs) {
+        let sum = per_sender.entry(tx.sender).or_default();
+        *sum += cost;
+        heaviest = heaviest.max(*sum);
+    }
+    heaviest
 }
 
 /// The fallback decision's view of a routing over `pools` pools of which `live` take work:
@@ -329,9 +344,46 @@ where
         let may_fall_back = mode == Mode::Decide;
         let learn = mode != Mode::WarmUp;
         let started = Instant::now();
+        // Nothing to split: no estimates, no decision, and nothing learned (a lone transaction
+        // measures its block's fixed work more than a rate). What an empty block pays here over
+        // sequential execution is all bookkeeping, so there is as little as possible.
+        if block.txs.len() < 2 {
+            let declined = Declined {
+                routing: Routing::default(),
+                fallback: Fallback::Trivial,
+                prediction: None,
+                routing_nanos: 0,
+                total_cost: 0,
+            };
+            return self.run_sequential(block, base, declined, started, false);
+        }
         let n = self.pools.len();
         // Pools that are down cannot help: decide on the live ones.
         let live = self.live_pools();
+        self.lock_costs().enter_fork(block.env.spec);
+        // A block that cannot win even costed at its gas limits (which bound its estimated
+        // cost, so its predicted sequential time, from above) is declined before the estimates,
+        // which look up every recipient with no input (1-5% of a small block's time). It
+        // teaches nothing: a small block's time per unit of cost is mostly its fixed work.
+        if may_fall_back {
+            let gas_limits = block.txs.iter().map(|tx| tx.env.gas_limit).sum();
+            let quick = self
+                .lock_costs()
+                .hopeless(gas_limits, 0, live, block.txs.len());
+            if let Some(fallback) = quick
+                .filter(|f| matches!(f, Fallback::NotWorthIt { .. }))
+                .filter(|f| !self.probe_due(f))
+            {
+                let declined = Declined {
+                    routing: Routing::default(),
+                    fallback,
+                    prediction: None,
+                    routing_nanos: 0,
+                    total_cost: 0,
+                };
+                return self.run_sequential(block, base, declined, started, false);
+            }
+        }
         let estimates: Vec<u64> = block
             .txs
             .iter()
@@ -339,17 +391,19 @@ where
             .collect();
         let costs = router.known_costs(&estimates, oracle).unwrap_or(estimates);
         let total_cost: u64 = costs.iter().sum();
-        self.lock_costs().enter_fork(block.env.spec);
         // A block too small to win even with perfect routing is not routed at all.
-        let hopeless = if may_fall_back {
-            let hopeless = self
-                .lock_costs()
-                .hopeless(total_cost, live, block.txs.len());
-            hopeless.filter(|f| !self.probe_due(f))
-        } else {
-            // Even without the fallback, nothing to split is not split.
-            (block.txs.len() < 2).then_some(Fallback::Trivial)
-        };
+        let hopeless = may_fall_back
+            .then(|| {
+                let floor = if router.keeps_senders_together() {
+                    heaviest_sender(block, &costs)
+                } else {
+                    0
+                };
+                self.lock_costs()
+                    .hopeless(total_cost, floor, live, block.txs.len())
+            })
+            .flatten()
+            .filter(|f| !self.probe_due(f));
         if let Some(fallback) = hopeless {
             let declined = Declined {
                 routing: Routing::default(),
@@ -455,10 +509,10 @@ where
             routing_nanos,
             total_cost,
         } = declined;
-        let executing = Instant::now();
+        let executing = learn.then(Instant::now);
         let run = crate::execute_sequential(block, base)?;
         // Sequential cost is execution alone: routing before a late decline is not part of it.
-        if learn {
+        if let Some(executing) = executing {
             self.lock_costs()
                 .observe_sequential(total_cost, executing.elapsed().as_nanos() as u64);
         }

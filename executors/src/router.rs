@@ -212,6 +212,14 @@ pub trait Router: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Returns `true` when every group keeps its senders' transactions whole
+    /// ([`merge_by_sender`]), so that no routing puts less than the heaviest sender's work in
+    /// one pool; the executor then declines such blocks before routing. Only the router for
+    /// tests that ignores every affinity does not.
+    fn keeps_senders_together(&self) -> bool {
+        true
+    }
+
     /// Costs the router knows better than the executor's `estimates` (gas limits), in the same
     /// units; `None` keeps the estimates. Only the oracle knows better: measured times.
     fn known_costs(&self, _estimates: &[u64], _oracle: Option<&OracleFacts>) -> Option<Vec<u64>> {
@@ -590,6 +598,9 @@ impl Router for ScatterRouter {
     }
     fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
         (0..input.block.txs.len()).map(|i| vec![i]).collect()
+    }
+    fn keeps_senders_together(&self) -> bool {
+        false
     }
     fn pins_pools(&self) -> bool {
         true

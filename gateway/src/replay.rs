@@ -34,7 +34,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub json: bool,
     /// Timed runs of each side per block, after an untimed reference and warm-up; reported
-    /// times are medians.
+    /// times are medians. A block runs more pairs while its timed sequential runs total under
+    /// 2 ms (up to 1,000), so that microsecond blocks are not timed at the clock's resolution.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repeat: u32,
     /// Executor pools for the parallel run (0: sequential only). Defaults to one per core.
@@ -354,8 +355,14 @@ async fn replay_block(
             }
         }
     }
-    for repeat in 0..args.repeat {
+    // A block of a few microseconds is timed near the clock's resolution and one cache miss
+    // off: it repeats until its sequential side has run `MIN_TIMED_NANOS` in all.
+    let mut repeat = 0;
+    while repeat < args.repeat
+        || (seq_walls.iter().sum::<u64>() < MIN_TIMED_NANOS && repeat < MAX_REPEAT)
+    {
         let parallel_first = repeat % 2 == 0;
+        repeat += 1;
         if !parallel_first {
             seq_walls.push(time_sequential(&block, &base)?);
         }
@@ -417,7 +424,7 @@ async fn replay_block(
         let costs = executor
             .map(|e| e.cost_model())
             .map_or(SimulationCosts::default(), |m| SimulationCosts {
-                dispatch_nanos: m.overhead_ns.get().unwrap_or(0.0) as u64
+                dispatch_nanos: m.overhead() as u64
                     + args.network_overhead_per_tx * block.txs.len() as u64,
                 validate_nanos_per_tx: m.validate_ns_per_tx.get().unwrap_or(0.0) as u64,
             });
@@ -489,6 +496,13 @@ impl ParallelSummary {
         }
     }
 }
+
+/// Timed sequential time a block gathers at least, in nanoseconds, by running more than
+/// `--repeat` pairs when it is small.
+const MIN_TIMED_NANOS: u64 = 2_000_000;
+
+/// Timed pairs of runs a block never exceeds (the cap of `--repeat`).
+const MAX_REPEAT: u32 = 1_000;
 
 /// Times one sequential run and drops its result.
 fn time_sequential(block: &Block, base: &Arc<State>) -> anyhow::Result<u64> {

@@ -275,17 +275,11 @@ fn record(
     m.reexecuted_txs.inc_by(reexecuted);
     m.reexecuted_gas.inc_by(run.commit.reexecuted_gas);
     m.routing_seconds.observe(run.routing_nanos as f64 / 1e9);
-    let costs = run.routing.pool_costs(pools);
-    let model = executor.cost_model();
-    // A block that fell back before routing has no routing to predict for: keep the last one.
-    let routed = !run.routing.groups.is_empty();
-    if let Some(p) = model
-        .predict(costs.iter().sum(), costs.iter().copied().max().unwrap_or(0))
-        .filter(|_| routed)
-    {
+    // A block that fell back before routing has no prediction: keep the last one.
+    if let Some(p) = run.prediction {
         m.predicted_speedup.set(p.speedup());
     }
-    m.min_speedup.set(model.min_speedup);
+    m.min_speedup.set(executor.cost_model().min_speedup);
     let gas: Vec<u64> = run.result.outcomes.iter().map(|o| o.gas_used).collect();
     let outcomes = &run.result.outcomes;
     let dependencies = true_dependencies(block, outcomes);
