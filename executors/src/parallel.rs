@@ -4,7 +4,10 @@ use crate::{
     balance::{PoolStatus, Rng, p2c},
     block::Block,
     commit::{CommitReport, LiveCommit},
-    cost::{CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, Probes, estimated_cost},
+    cost::{
+        CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, Probes, estimated_cost,
+        presumed_cost,
+    },
     error::Result,
     pool::{
         BatchRequest, BatchResponse, InProcessPool, PoolError, ResultSink, StateCatalog, StateId,
@@ -361,15 +364,15 @@ where
         // Pools that are down cannot help: decide on the live ones.
         let live = self.live_pools();
         self.lock_costs().enter_fork(block.env.spec);
-        // A block that cannot win even costed at its gas limits (which bound its estimated
-        // cost, so its predicted sequential time, from above) is declined before the estimates,
-        // which look up every recipient with no input (1-5% of a small block's time). It
-        // teaches nothing: a small block's time per unit of cost is mostly its fixed work.
+        // A block that cannot win even split evenly, costed without the state
+        // (`presumed_cost`), is declined before the estimates, which look up every recipient
+        // with no input (1-5% of a small block's time). It teaches nothing: a small block's
+        // time per unit of cost is mostly its fixed work.
         if may_fall_back {
-            let gas_limits = block.txs.iter().map(|tx| tx.env.gas_limit).sum();
+            let presumed = block.txs.iter().map(presumed_cost).sum();
             let quick = self
                 .lock_costs()
-                .hopeless(gas_limits, 0, live, block.txs.len());
+                .hopeless(presumed, 0, live, block.txs.len());
             if let Some(fallback) = quick
                 .filter(|f| matches!(f, Fallback::NotWorthIt { .. }))
                 .filter(|f| !self.probe_due(f))

@@ -2,14 +2,15 @@
 //! come from a cost model set by hand, never from timing; every result is still checked
 //! against the sequential reference.
 
+use alloy_primitives::{Bytes, TxKind, U256};
 use std::sync::Arc;
 use switchyard_executors::{
     Block, State, check,
-    cost::{CostModel, Fallback, ParallelSample},
+    cost::{CostModel, Fallback, ParallelSample, estimated_cost, presumed_cost},
     execute_sequential,
     parallel::{ParallelExecutor, ParallelRun},
     router::{ContractRouter, Router, ScatterRouter},
-    synthetic::{BlockBuilder, account, independent_transfers},
+    synthetic::{BlockBuilder, COUNTER_CODE, account, independent_transfers},
 };
 
 /// A cost model that measured 1 ns per unit of cost, and `overhead` ns beyond the busiest pool
@@ -40,6 +41,37 @@ fn payout_block() -> (Arc<Block>, Arc<State>) {
     }
     let (block, state) = builder.build();
     (Arc::new(block), Arc::new(state))
+}
+
+#[test]
+fn a_call_without_input_is_presumed_a_transfer_until_the_state_is_read() {
+    let contract = account(99);
+    let mut builder = BlockBuilder::new(4);
+    builder.deploy(contract, COUNTER_CODE, &[]);
+    let plain = |to| (TxKind::Call(to), U256::from(1), Bytes::new(), 90_000);
+    for (kind, value, input, gas_limit) in [
+        plain(account(2)),
+        plain(contract),
+        (
+            TxKind::Call(contract),
+            U256::ZERO,
+            Bytes::from(vec![1, 2, 3, 4]),
+            90_000,
+        ),
+        (TxKind::Create, U256::ZERO, Bytes::new(), 90_000),
+    ] {
+        builder.push(account(0), kind, value, input, gas_limit);
+    }
+    let (block, state) = builder.build();
+    let presumed: Vec<u64> = block.txs.iter().map(presumed_cost).collect();
+    let estimated: Vec<u64> = block
+        .txs
+        .iter()
+        .map(|tx| estimated_cost(tx, &state))
+        .collect();
+    assert_eq!(presumed, [21_000, 21_000, 90_000, 90_000]);
+    // The state tells a contract apart: its receive code may cost up to the gas limit.
+    assert_eq!(estimated, [21_000, 90_000, 90_000, 90_000]);
 }
 
 /// Executes `block` with `model` and checks the result against the sequential reference.
@@ -95,7 +127,7 @@ async fn one_senders_chain_declines_a_block_before_routing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_block_declined_on_its_gas_limits_or_of_one_transaction_teaches_nothing() {
+async fn a_block_declined_before_its_estimates_or_of_one_transaction_teaches_nothing() {
     let executor = ParallelExecutor::in_process(2).expect("pools");
     let payout = payout_block();
     // 10 ms of overhead: no block of 45 transfers can win, whatever its costs. (The model
