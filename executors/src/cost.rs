@@ -7,24 +7,27 @@
 use revm::primitives::hardfork::SpecId;
 use serde::Serialize;
 
+/// Gas of a plain value transfer.
+const TRANSFER_GAS: u64 = 21_000;
+
 /// The estimated cost of a transaction before it runs, in gas units: 21,000 for a plain
 /// transfer to an account without code (old blocks carry transfers with gas limits of 90,000
-/// and more), the gas limit otherwise.
+/// and more), the gas limit otherwise. [`presumed_cost`] refined by the state.
 pub fn estimated_cost(tx: &crate::BlockTx, state: &dyn crate::StateReader) -> u64 {
-    const TRANSFER_GAS: u64 = 21_000;
-    // A limit of at most 21,000 is the cost either way: no state lookup (a cache miss in a
-    // large state) for the usual transfer.
-    let plain = tx.env.gas_limit > TRANSFER_GAS
-        && tx.env.data.is_empty()
+    let presumed = presumed_cost(tx);
+    // Only a call with no input and a limit above 21,000 is presumed below its limit: a limit
+    // of at most 21,000 is the cost either way, with no state lookup (a cache miss in a large
+    // state) for the usual transfer.
+    let runs_code = presumed < tx.env.gas_limit
         && tx.to().is_some_and(|to| {
             state
                 .summary(&to)
-                .is_none_or(|s| s.code_hash == revm::primitives::KECCAK_EMPTY)
+                .is_some_and(|s| s.code_hash != revm::primitives::KECCAK_EMPTY)
         });
-    if plain {
-        TRANSFER_GAS.min(tx.env.gas_limit)
-    } else {
+    if runs_code {
         tx.env.gas_limit
+    } else {
+        presumed
     }
 }
 
@@ -33,7 +36,7 @@ pub fn estimated_cost(tx: &crate::BlockTx, state: &dyn crate::StateReader) -> u6
 /// loses speed; it spares a lookup per such transaction (a cache miss in a large state).
 pub fn presumed_cost(tx: &crate::BlockTx) -> u64 {
     if tx.env.data.is_empty() && tx.to().is_some() {
-        tx.env.gas_limit.min(21_000)
+        tx.env.gas_limit.min(TRANSFER_GAS)
     } else {
         tx.env.gas_limit
     }

@@ -62,6 +62,19 @@ struct Declined {
     total_cost: u64,
 }
 
+impl Declined {
+    /// Declined before routing, for `fallback`, with the block's estimated cost if known.
+    fn unrouted(fallback: Fallback, total_cost: u64) -> Self {
+        Self {
+            routing: Routing::default(),
+            fallback,
+            prediction: None,
+            routing_nanos: 0,
+            total_cost,
+        }
+    }
+}
+
 /// The estimated cost of the block's heaviest sender: one pool's at least, under a router that
 /// keeps senders together. A mining pool's payout block is one sender's chain of transfers.
 fn heaviest_sender(block: &Block, costs: &[u64]) -> u64 {
@@ -351,13 +364,7 @@ where
         // measures its block's fixed work more than a rate). What an empty block pays here over
         // sequential execution is all bookkeeping, so there is as little as possible.
         if block.txs.len() < 2 {
-            let declined = Declined {
-                routing: Routing::default(),
-                fallback: Fallback::Trivial,
-                prediction: None,
-                routing_nanos: 0,
-                total_cost: 0,
-            };
+            let declined = Declined::unrouted(Fallback::Trivial, 0);
             return self.run_sequential(block, base, declined, started, false);
         }
         let n = self.pools.len();
@@ -377,13 +384,7 @@ where
                 .filter(|f| matches!(f, Fallback::NotWorthIt { .. }))
                 .filter(|f| !self.probe_due(f))
             {
-                let declined = Declined {
-                    routing: Routing::default(),
-                    fallback,
-                    prediction: None,
-                    routing_nanos: 0,
-                    total_cost: 0,
-                };
+                let declined = Declined::unrouted(fallback, 0);
                 return self.run_sequential(block, base, declined, started, false);
             }
         }
@@ -408,13 +409,7 @@ where
             .flatten()
             .filter(|f| !self.probe_due(f));
         if let Some(fallback) = hopeless {
-            let declined = Declined {
-                routing: Routing::default(),
-                fallback,
-                prediction: None,
-                routing_nanos: 0,
-                total_cost,
-            };
+            let declined = Declined::unrouted(fallback, total_cost);
             return self.run_sequential(block, base, declined, started, learn);
         }
         let weights = self.pool_weights();
