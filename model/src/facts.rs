@@ -8,6 +8,7 @@ use crate::traffic::TxRecord;
 use alloy_primitives::{Address, Selector, map::AddressMap};
 use revm::primitives::KECCAK_EMPTY;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use switchyard_executors::{Block, BlockTx, StateReader};
 
 /// At most this many calldata addresses are kept per transaction (the first found).
@@ -74,6 +75,43 @@ pub fn has_code(to: Option<Address>, input: &[u8], state: Option<&dyn StateReade
     }
 }
 
+/// Whether call targets have code, looked up in a state once per target and only when asked:
+/// popular targets recur through a block, and a lookup in a large state misses the cache.
+pub struct CodeLookup<'a> {
+    state: &'a dyn StateReader,
+    known: RefCell<AddressMap<bool>>,
+}
+
+impl<'a> CodeLookup<'a> {
+    /// Lookups in `state`, the state the block executes on, for a block of `txs`
+    /// transactions (the capacity spares rehashing as targets are met).
+    pub fn new(state: &'a dyn StateReader, txs: usize) -> Self {
+        let mut known = AddressMap::default();
+        known.reserve(txs);
+        Self {
+            state,
+            known: RefCell::new(known),
+        }
+    }
+
+    /// Whether `to` has code in the state.
+    pub fn has_code(&self, to: Address) -> bool {
+        *self
+            .known
+            .borrow_mut()
+            .entry(to)
+            .or_insert_with(|| has_code(Some(to), &[], Some(self.state)))
+    }
+}
+
+impl std::fmt::Debug for CodeLookup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeLookup")
+            .field("known", &self.known.borrow().len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The pre-execution view of one transaction that features are computed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxFacts {
@@ -100,26 +138,17 @@ impl TxFacts {
         Self::with_code(tx, has_code(tx.to(), tx.input(), state))
     }
 
-    /// Facts of every transaction of `block`, looking up each target's code once: popular
-    /// targets recur through a block, and a lookup in a large state misses the cache.
+    /// Facts of every transaction of `block`, looking up each target's code once
+    /// ([`CodeLookup`]). Routing defers the lookups instead (`Model::block_scorer_with_code`).
     pub fn of_block(block: &Block, state: Option<&dyn StateReader>) -> Vec<Self> {
         let Some(state) = state else {
             return block.txs.iter().map(|tx| Self::from_tx(tx, None)).collect();
         };
-        let mut code: AddressMap<bool> = AddressMap::default();
-        code.reserve(block.txs.len());
+        let code = CodeLookup::new(state, block.txs.len());
         block
             .txs
             .iter()
-            .map(|tx| {
-                let to_has_code = match tx.to() {
-                    Some(to) => *code
-                        .entry(to)
-                        .or_insert_with(|| has_code(Some(to), tx.input(), Some(state))),
-                    None => false,
-                };
-                Self::with_code(tx, to_has_code)
-            })
+            .map(|tx| Self::with_code(tx, tx.to().is_some_and(|to| code.has_code(to))))
             .collect()
     }
 

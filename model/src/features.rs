@@ -82,16 +82,24 @@ pub struct TxPart {
     key: Option<CallKey>,
     rate: Rate,
     log_gas: f32,
+    to_has_code: bool,
 }
 
 impl TxPart {
     /// The part of `tx`, with its rates looked up in `rates`.
     pub fn of(tx: &TxFacts, rates: &RateTable) -> Self {
+        Self::with_code(tx, rates, tx.to_has_code)
+    }
+
+    /// [`Self::of`] with whether the target has code given apart, for facts built without
+    /// the lookup (routing defers it to the pairs actually scored).
+    pub fn with_code(tx: &TxFacts, rates: &RateTable, to_has_code: bool) -> Self {
         let key = tx.call_key();
         Self {
             key,
             rate: rates.get(key),
             log_gas: log_gas(tx.gas_limit),
+            to_has_code,
         }
     }
 }
@@ -159,7 +167,7 @@ pub fn pair_features_from(
         flag(same_to),
         flag(same_to && same_selector),
         flag(same_selector),
-        flag(same_to && !a.to_has_code),
+        flag(same_to && !pa.to_has_code),
         (shared.min(4) as f32) / 4.0,
         flag(same_position),
         flag(first_argument),
@@ -167,8 +175,8 @@ pub fn pair_features_from(
         flag(sender_touched),
         flag(a.moved_value && b.moved_value),
         flag(a.moved_value || b.moved_value),
-        flag(a.to_has_code && b.to_has_code),
-        flag(!a.to_has_code && !b.to_has_code),
+        flag(pa.to_has_code && pb.to_has_code),
+        flag(!pa.to_has_code && !pb.to_has_code),
         flag(a.to.is_none() || b.to.is_none()),
         // log_gas is monotonic: the log of the smaller gas limit is the smaller log.
         pa.log_gas.min(pb.log_gas),

@@ -9,7 +9,7 @@ use crate::{
     classifier::Classifier,
     error::{Error, Result},
     eval::{PairMetrics, ThresholdChoice},
-    facts::TxFacts,
+    facts::{CodeLookup, TxFacts},
     features::{
         FEATURE_NAMES, Features, N_FEATURES, SCHEMA_VERSION, TxPart, log_distance, pair_features,
         pair_features_from, schema_hash,
@@ -17,7 +17,11 @@ use crate::{
     rates::RateTable,
 };
 use serde::{Deserialize, Serialize};
-use std::{cell::Cell, collections::BTreeMap, path::Path};
+use std::{
+    cell::{Cell, OnceCell},
+    collections::BTreeMap,
+    path::Path,
+};
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "switchyard-conflict-model";
@@ -183,7 +187,21 @@ impl Model {
 
     /// A scorer of the pairs of one block, with `facts` in block order.
     pub fn block_scorer<'a>(&'a self, facts: &'a [TxFacts]) -> BlockScorer<'a> {
-        BlockScorer::new(self, facts)
+        BlockScorer::new(self, facts, None)
+    }
+
+    /// [`Self::block_scorer`] for facts built without the state (`TxFacts::of_block(block,
+    /// None)`): whether a target has code is looked up in `code`, for calls at once and for
+    /// plain transfers when a pair of theirs is first scored. Most transfers share no key with
+    /// another transaction and are never scored, so a block of transfers skips most lookups
+    /// (each a cache miss in a large state); the scores are those of facts built with the
+    /// state.
+    pub fn block_scorer_with_code<'a>(
+        &'a self,
+        facts: &'a [TxFacts],
+        code: CodeLookup<'a>,
+    ) -> BlockScorer<'a> {
+        BlockScorer::new(self, facts, Some(code))
     }
 
     /// Whether the pair is predicted to conflict.
@@ -200,13 +218,16 @@ impl Model {
 }
 
 /// Scores pairs of one block. Each transaction's share of the features is computed once, not
-/// once per pair, and a logistic model's standardisation is folded into its weights; the
-/// scores are those of [`Model::score`] (the folded sum may differ in the last bits).
+/// once per pair (a plain transfer's only if it is in a scored pair); a logistic model's
+/// standardisation is folded into its weights. The scores are those of [`Model::score`] (the
+/// folded sum may differ in the last bits).
 #[derive(Debug)]
 pub struct BlockScorer<'a> {
     model: &'a Model,
     facts: &'a [TxFacts],
-    parts: Vec<TxPart>,
+    parts: Vec<OnceCell<TxPart>>,
+    /// Where targets' code is looked up; `None` when the facts carry it.
+    code: Option<CodeLookup<'a>>,
     /// [`log_distance`] by distance, filled on first use (NaN until then).
     log_distances: Vec<Cell<f32>>,
     /// The last threshold compared with and its logit, so the logarithm is taken once.
@@ -216,8 +237,7 @@ pub struct BlockScorer<'a> {
 }
 
 impl<'a> BlockScorer<'a> {
-    fn new(model: &'a Model, facts: &'a [TxFacts]) -> Self {
-        let parts = facts.iter().map(|f| TxPart::of(f, &model.rates)).collect();
+    fn new(model: &'a Model, facts: &'a [TxFacts], code: Option<CodeLookup<'a>>) -> Self {
         let linear = match &model.classifier {
             Classifier::Logistic(m) => {
                 let mut weights = [0.0; N_FEATURES];
@@ -230,14 +250,40 @@ impl<'a> BlockScorer<'a> {
             }
             Classifier::Tree(_) => None,
         };
-        Self {
+        let scorer = Self {
             model,
             facts,
-            parts,
+            parts: std::iter::repeat_with(OnceCell::new)
+                .take(facts.len())
+                .collect(),
+            code,
             log_distances: vec![Cell::new(f32::NAN); facts.len()],
             threshold_logit: Cell::new((f32::NAN, 0.0)),
             linear,
+        };
+        // Contract calls share their targets and are mostly scored: their lookups go in one
+        // loop, where the state's cache misses overlap (met one by one in the walk, they cost
+        // a dense block a third more routing). Plain transfers mostly pair with nothing and
+        // are looked up if ever scored.
+        for (i, tx) in facts.iter().enumerate() {
+            if tx.selector.is_some() {
+                scorer.part(i);
+            }
         }
+        scorer
+    }
+
+    fn part(&self, i: usize) -> &TxPart {
+        self.parts[i].get_or_init(|| {
+            let tx = &self.facts[i];
+            match &self.code {
+                Some(code) => {
+                    let to_has_code = tx.to.is_some_and(|to| code.has_code(to));
+                    TxPart::with_code(tx, &self.model.rates, to_has_code)
+                }
+                None => TxPart::of(tx, &self.model.rates),
+            }
+        })
     }
 
     fn features(&self, i: usize, j: usize) -> Features {
@@ -247,8 +293,8 @@ impl<'a> BlockScorer<'a> {
             cached.set(log_distance(j - i, n));
         }
         pair_features_from(
-            (&self.facts[i], &self.parts[i]),
-            (&self.facts[j], &self.parts[j]),
+            (&self.facts[i], self.part(i)),
+            (&self.facts[j], self.part(j)),
             j - i,
             n,
             cached.get(),

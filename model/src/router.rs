@@ -1,7 +1,8 @@
 //! The `model` router: groups transactions the model predicts to conflict.
 //!
-//! For each block: facts of every transaction, candidate pairs (sparse, [`crate::pairs`]),
-//! a score per pair; pairs at or above the model's threshold and all same-sender pairs are
+//! For each block: facts of every transaction (a plain transfer's target is looked up for code
+//! only if the transfer is in a scored pair), candidate pairs (sparse, [`crate::pairs`]), a score
+//! per pair; pairs at or above the model's threshold and all same-sender pairs are
 //! merged with union-find, and the groups are packed onto pools by the default largest-first
 //! packing. It only groups, so the ordered commit keeps every routing exact; a wrong
 //! prediction costs a re-execution, never a wrong result.
@@ -10,8 +11,8 @@
 //! run time (the gateway lowers it when waste is high); a change applies from the next block.
 
 use crate::{
-    facts::TxFacts,
-    model::Model,
+    facts::{CodeLookup, TxFacts},
+    model::{BlockScorer, Model},
     pairs::{Link, candidate_pairs, walk_candidates},
 };
 use std::sync::{
@@ -76,14 +77,29 @@ impl ModelRouter {
         &self.threshold
     }
 
+    /// A scorer of `facts`, built without the state: targets' code is looked up in `state`
+    /// only for the transactions of scored pairs.
+    fn scorer<'a>(
+        &'a self,
+        facts: &'a [TxFacts],
+        state: Option<&'a dyn StateReader>,
+    ) -> BlockScorer<'a> {
+        match state {
+            Some(state) => self
+                .model
+                .block_scorer_with_code(facts, CodeLookup::new(state, facts.len())),
+            None => self.model.block_scorer(facts),
+        }
+    }
+
     /// The candidate pairs `(i, j)` of `block` predicted to conflict.
     pub fn predicted_pairs(
         &self,
         block: &Block,
         state: Option<&dyn StateReader>,
     ) -> Vec<(usize, usize)> {
-        let facts = TxFacts::of_block(block, state);
-        let scorer = self.model.block_scorer(&facts);
+        let facts = TxFacts::of_block(block, None);
+        let scorer = self.scorer(&facts, state);
         let threshold = self.threshold.get();
         candidate_pairs(&facts)
             .into_iter()
@@ -99,8 +115,8 @@ impl Router for ModelRouter {
     }
 
     fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {
-        let facts = TxFacts::of_block(input.block, input.state);
-        let scorer = self.model.block_scorer(&facts);
+        let facts = TxFacts::of_block(input.block, None);
+        let scorer = self.scorer(&facts, input.state);
         let threshold = self.threshold.get();
         let mut uf = UnionFind::new(facts.len());
         walk_candidates(&facts, |link| match link {

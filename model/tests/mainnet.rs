@@ -20,7 +20,8 @@ use switchyard_executors::{
 };
 use switchyard_model::{
     BlockRecord, ModelRouter, TrafficLogReader, TrafficLogWriter, TxExec,
-    facts::TxFacts,
+    facts::{CodeLookup, TxFacts},
+    pairs::candidate_pairs,
     train::{Algo, TrainOptions, train_records},
 };
 
@@ -282,4 +283,42 @@ fn model_router_groups_are_those_of_all_predicted_pairs() {
         );
     }
     assert!(merged_pairs > 0, "some pairs are predicted to conflict");
+}
+
+/// Routing builds facts without the state and looks a target's code up only when a pair of
+/// its transaction is scored: every candidate pair scores as with facts built on the state,
+/// on blocks where guessing code from calldata would have been wrong.
+#[test]
+fn deferred_code_lookups_score_as_facts_built_on_the_state() {
+    let data = mainnet_or_skip!();
+    let (model, _) =
+        train_records(&data.records, &options(Algo::Logistic), &mut |_| {}).expect("train");
+    let (mut pairs, mut misguessed) = (0, 0);
+    for e in &data.executed {
+        let state = e.state.as_ref() as &dyn switchyard_executors::StateReader;
+        let known = TxFacts::of_block(&e.block, Some(state));
+        let guessed = TxFacts::of_block(&e.block, None);
+        misguessed += known
+            .iter()
+            .zip(&guessed)
+            .filter(|(k, g)| k.to_has_code != g.to_has_code)
+            .count();
+        let eager = model.block_scorer(&known);
+        let deferred = model.block_scorer_with_code(&guessed, CodeLookup::new(state, known.len()));
+        for (i, j) in candidate_pairs(&known) {
+            let (i, j) = (i as usize, j as usize);
+            assert_eq!(
+                eager.score(i, j),
+                deferred.score(i, j),
+                "block {} pair ({i}, {j})",
+                e.block.number()
+            );
+            pairs += 1;
+        }
+    }
+    assert!(pairs > 1000, "{pairs} candidate pairs");
+    assert!(
+        misguessed > 0,
+        "some calldata guesses differ from the state"
+    );
 }
