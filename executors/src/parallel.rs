@@ -384,6 +384,11 @@ where
                 .filter(|f| matches!(f, Fallback::NotWorthIt { .. }))
                 .filter(|f| !self.probe_due(f))
             {
+                tracing::debug!(
+                    block = block.number(),
+                    ?fallback,
+                    "declined before the estimates"
+                );
                 let declined = Declined::unrouted(fallback, 0);
                 return self.run_sequential(block, base, declined, started, false);
             }
@@ -409,6 +414,7 @@ where
             .flatten()
             .filter(|f| !self.probe_due(f));
         if let Some(fallback) = hopeless {
+            tracing::debug!(block = block.number(), ?fallback, "declined before routing");
             let declined = Declined::unrouted(fallback, total_cost);
             return self.run_sequential(block, base, declined, started, learn);
         }
