@@ -289,13 +289,18 @@ where
             self.lock_costs().enter_fork(block.env.spec);
             let started = Instant::now();
             let reference = crate::execute_sequential(&block, base.clone())?;
+            let wall_nanos = started.elapsed().as_nanos() as u64;
             let cost: u64 = block
                 .txs
                 .iter()
                 .map(|tx| estimated_cost(tx, base.as_ref()))
                 .sum();
-            self.lock_costs()
-                .observe_sequential(cost, started.elapsed().as_nanos() as u64);
+            self.lock_costs().observe_sequential(
+                cost,
+                block.txs.len(),
+                wall_nanos,
+                reference.tx_nanos.iter().sum(),
+            );
             if self.pools.len() < 2 {
                 continue;
             }
@@ -428,7 +433,7 @@ where
         });
         let routing_nanos = started.elapsed().as_nanos() as u64;
         let plan = plan(&routing, &costs, n, live);
-        let prediction = self.lock_costs().predict(total_cost, plan.makespan_cost);
+        let prediction = self.lock_costs().predict(&plan);
         if may_fall_back {
             tracing::debug!(
                 block = block.number(),
@@ -517,8 +522,12 @@ where
         let run = crate::execute_sequential(block, base)?;
         // Sequential cost is execution alone: routing before a late decline is not part of it.
         if let Some(executing) = executing {
-            self.lock_costs()
-                .observe_sequential(total_cost, executing.elapsed().as_nanos() as u64);
+            self.lock_costs().observe_sequential(
+                total_cost,
+                block.txs.len(),
+                executing.elapsed().as_nanos() as u64,
+                run.tx_nanos.iter().sum(),
+            );
         }
         let wall_nanos = started.elapsed().as_nanos() as u64;
         let n = block.txs.len();
@@ -710,6 +719,7 @@ where
                 reexecute_nanos: commit.reexecute_nanos,
                 reexecuted_txs: commit.reexecuted_txs(),
                 reexecuted_cost,
+                abandoned: commit.abandoned_at.is_some(),
             });
         let mut throughput = self.throughput.lock().unwrap_or_else(|e| e.into_inner());
         for (pool, (cost, nanos)) in dispatched.pool_cost.iter().zip(busy).enumerate() {

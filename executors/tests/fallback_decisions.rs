@@ -13,11 +13,12 @@ use switchyard_executors::{
     synthetic::{BlockBuilder, COUNTER_CODE, account, independent_transfers},
 };
 
-/// A cost model that measured 1 ns per unit of cost, and `overhead` ns beyond the busiest pool
-/// on a parallel block of 45 transactions.
+/// A cost model that measured 1 ns per unit of cost (and no block work beyond executing the
+/// transactions), and `overhead` ns beyond the busiest pool on a parallel block of 45
+/// transactions.
 fn cost_model(overhead: u64) -> CostModel {
     let mut model = CostModel::default();
-    model.observe_sequential(1_000, 1_000);
+    model.observe_sequential(1_000, 45, 1_000, 1_000);
     if overhead > 0 {
         model.observe_parallel(&ParallelSample {
             txs: 45,
