@@ -710,6 +710,7 @@ where
             .unwrap_or_else(|e| e.into_inner())
             .observe_parallel(&ParallelSample {
                 txs: costs.len(),
+                pools: busy.iter().filter(|nanos| **nanos > 0).count(),
                 total_cost: dispatched.pool_cost.iter().sum(),
                 busy_nanos: busy.iter().sum(),
                 busiest_pool_nanos: busy.iter().copied().max().unwrap_or(0),

@@ -22,9 +22,11 @@ fn cost_model(overhead: u64) -> CostModel {
     if overhead > 0 {
         model.observe_parallel(&ParallelSample {
             txs: 45,
+            pools: 2,
             total_cost: 1_000,
             busy_nanos: 1_000,
-            wall_nanos: overhead,
+            busiest_pool_nanos: 500,
+            wall_nanos: 500 + overhead,
             ..Default::default()
         });
     }
