@@ -5,7 +5,8 @@
 //! - [`error`]: typed errors ([`Error`]) and the [`Result`] alias.
 //! - [`traffic`]: the JSON Lines traffic-log format, its writer (size rotation) and reader.
 //! - [`keys`]: stable hashes of state keys and candidate keys, as logged.
-//! - [`facts`]: what is known of a transaction before execution; calldata addresses.
+//! - [`facts`]: what is known of a transaction before execution; calldata addresses; code
+//!   lookups made once per target and only when asked.
 //! - [`pairs`]: sparse candidate pairs (shared candidate key, bounded hot keys).
 //! - [`features`]: pair features and the feature schema with its hash.
 //! - [`rates`]: per-(contract, selector) historical conflict rates.
