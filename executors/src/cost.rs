@@ -192,14 +192,16 @@ impl CostModel {
     pub fn predict(&self, plan: &Plan) -> Option<Prediction> {
         let rate = self.ns_per_cost.get()?;
         let sequential_nanos = self.sequential_nanos(rate, plan.total_cost, plan.txs);
-        let kept = self.overhead()
-            + (plan.makespan_cost as f64 * rate)
-                .max(sequential_nanos / plan.pools_used.max(1) as f64);
-        let abandoned = self.overhead() + sequential_nanos;
+        let kept = work_across_pools(
+            plan.makespan_cost as f64 * rate,
+            sequential_nanos,
+            plan.pools_used,
+        );
+        // Abandoned, the block runs sequentially after paying the overhead.
         let p = self.abandoned.get().unwrap_or(0.0);
         Some(Prediction {
             sequential_nanos,
-            parallel_nanos: (1.0 - p) * kept + p * abandoned,
+            parallel_nanos: self.overhead() + (1.0 - p) * kept + p * sequential_nanos,
         })
     }
 
@@ -231,7 +233,7 @@ impl CostModel {
             sequential_nanos,
             parallel_nanos: self.overhead()
                 + self.routing_ns_per_tx.get().unwrap_or(0.0) * txs as f64
-                + (busiest_floor as f64 * rate).max(sequential_nanos / pools as f64),
+                + work_across_pools(busiest_floor as f64 * rate, sequential_nanos, pools),
         };
         (best.speedup() < self.min_speedup).then(|| Fallback::NotWorthIt {
             predicted_speedup: best.speedup(),
@@ -306,8 +308,11 @@ impl CostModel {
         // wasteful block look like a fixed cost and shut parallelism off for every block after.
         // Routing is learned per transaction, as it grows with the block.
         let block_work = self.block_work_ns_per_tx.get().unwrap_or(0.0) * sample.txs as f64;
-        let even_share = (sample.busy_nanos as f64 + block_work) / sample.pools.max(1) as f64;
-        let explained = (sample.busiest_pool_nanos as f64).max(even_share);
+        let explained = work_across_pools(
+            sample.busiest_pool_nanos as f64,
+            sample.busy_nanos as f64 + block_work,
+            sample.pools,
+        );
         self.overhead_ns.observe(
             (sample
                 .wall_nanos
@@ -326,6 +331,13 @@ impl CostModel {
                 .observe(sample.validate_nanos as f64 / valid as f64);
         }
     }
+}
+
+/// Time a block's work takes across `pools`: its busiest pool's execution or an even share of
+/// all its work (execution and block work), whichever is larger. The block work is the
+/// commit's, which idle pools drive, so it follows no pool.
+fn work_across_pools(busiest_nanos: f64, all_work_nanos: f64, pools: usize) -> f64 {
+    busiest_nanos.max(all_work_nanos / pools.max(1) as f64)
 }
 
 /// A routed block, as the fallback decision sees it.
