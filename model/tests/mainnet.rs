@@ -4,10 +4,7 @@
 //!
 //! Skips (with a message) when the mainnet data is absent.
 
-use std::{
-    path::PathBuf,
-    sync::{Arc, OnceLock},
-};
+use std::sync::{Arc, OnceLock};
 use switchyard_executors::{
     Block, BlockFixture, State, TxOutcome,
     block::find_block_dirs,
@@ -81,10 +78,12 @@ macro_rules! mainnet_or_skip {
     };
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchyard-model-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A scratch folder, removed when the test ends, even by a panic.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("switchyard-model-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// The share of blocks held out: 12 of the 42 shared blocks.
@@ -107,7 +106,8 @@ fn options(algo: Algo) -> TrainOptions {
 #[test]
 fn logs_of_all_blocks_round_trip() {
     let data = mainnet_or_skip!();
-    let dir = temp_dir("mainnet-logs");
+    let scratch = temp_dir("mainnet-logs");
+    let dir = scratch.path();
     {
         let mut writer = TrafficLogWriter::create(&dir).expect("writer");
         for record in &data.records {
@@ -117,7 +117,6 @@ fn logs_of_all_blocks_round_trip() {
     let read = TrafficLogReader::read_all(&dir).expect("read back");
     assert_eq!(read, data.records);
     assert!(!read.is_empty());
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -1,17 +1,18 @@
 //! The model file: deterministic training, save and load, and refusal of other schemas and
 //! corrupt files.
 
-use std::path::PathBuf;
 use switchyard_model::{
     Error, Model, TrafficLogWriter,
     test_utils::synthetic_records,
     train::{Algo, TrainOptions, TrainProgress, train, train_records},
 };
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchyard-model-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A scratch folder, removed when the test ends, even by a panic.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("switchyard-model-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn trained(algo: Algo) -> Model {
@@ -33,7 +34,8 @@ fn logistic_training_is_deterministic() {
 
 #[test]
 fn train_from_logs_writes_a_model_that_loads() {
-    let dir = temp_dir("train");
+    let scratch = temp_dir("train");
+    let dir = scratch.path();
     {
         let mut writer = TrafficLogWriter::create(dir.join("logs")).unwrap();
         for record in synthetic_records(24, 120, 5) {
@@ -72,23 +74,23 @@ fn train_from_logs_writes_a_model_that_loads() {
     let model = Model::load(&out).unwrap();
     assert_eq!(model.threshold, report.threshold);
     assert_eq!(model.training.test_blocks.len(), report.test_blocks);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn tree_model_round_trips_and_scores_the_same() {
-    let dir = temp_dir("tree");
+    let scratch = temp_dir("tree");
+    let dir = scratch.path();
     std::fs::create_dir_all(&dir).unwrap();
     let model = trained(Algo::Tree);
     let path = dir.join("tree.json");
     model.save(&path).unwrap();
     assert_eq!(Model::load(&path).unwrap().to_json(), model.to_json());
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn another_schema_is_refused_naming_both() {
-    let dir = temp_dir("schema");
+    let scratch = temp_dir("schema");
+    let dir = scratch.path();
     std::fs::create_dir_all(&dir).unwrap();
     let mut json = serde_json::to_value(trained(Algo::Logistic)).unwrap();
     json["schema"]["version"] = 0.into();
@@ -107,12 +109,12 @@ fn another_schema_is_refused_naming_both() {
         message.contains(&switchyard_model::features::schema_hash()),
         "{message}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn corrupt_files_are_refused() {
-    let dir = temp_dir("corrupt-model");
+    let scratch = temp_dir("corrupt-model");
+    let dir = scratch.path();
     std::fs::create_dir_all(&dir).unwrap();
     let good = trained(Algo::Logistic).to_json();
     let path = dir.join("m.json");
@@ -139,7 +141,6 @@ fn corrupt_files_are_refused() {
         Model::load(dir.join("missing.json")),
         Err(Error::Io { .. })
     ));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The traffic-log format: round trip, rotation, strict reading, sparsity of pairs.
 
-use std::{io::Write, path::PathBuf};
+use std::io::Write;
 use switchyard_model::{
     Error, TrafficLogReader, TrafficLogWriter,
     dataset::BlockPairs,
@@ -8,15 +8,18 @@ use switchyard_model::{
     traffic::{FORMAT_VERSION, TrafficLogOptions},
 };
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchyard-model-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A scratch folder, removed when the test ends, even by a panic.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("switchyard-model-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
 fn records_round_trip_through_rotated_files() {
-    let dir = temp_dir("rotation");
+    let scratch = temp_dir("rotation");
+    let dir = scratch.path();
     let records = synthetic_records(20, 50, 7);
     let options = TrafficLogOptions {
         max_file_bytes: 64 << 10,
@@ -45,12 +48,12 @@ fn records_round_trip_through_rotated_files() {
         assert!(len <= 64 << 10, "file of {len} bytes");
     }
     assert_eq!(TrafficLogReader::read_all(&dir).unwrap(), records);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn a_garbled_line_and_another_version_are_errors_naming_the_line() {
-    let dir = temp_dir("corrupt");
+    let scratch = temp_dir("corrupt");
+    let dir = scratch.path();
     let records = synthetic_records(2, 5, 1);
     {
         let mut writer = TrafficLogWriter::create(&dir).unwrap();
@@ -78,7 +81,6 @@ fn a_garbled_line_and_another_version_are_errors_naming_the_line() {
         matches!(err, Error::RecordVersion { line: 1, found, expected, .. } if found == FORMAT_VERSION + 1 && expected == FORMAT_VERSION),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

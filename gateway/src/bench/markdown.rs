@@ -250,9 +250,8 @@ mod tests {
 
     #[test]
     fn splicing_keeps_the_hand_written_text_and_replaces_only_the_section() {
-        let dir = std::env::temp_dir().join(format!("switchyard-splice-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let doc = dir.join("benchmarks.md");
+        let dir = tempfile::tempdir().unwrap();
+        let doc = dir.path().join("benchmarks.md");
         std::fs::write(&doc, "# Benchmarks\n\nby hand\n").unwrap();
         splice(&doc, "first\n").unwrap();
         splice(&doc, "second\n").unwrap();
@@ -262,6 +261,5 @@ mod tests {
         assert_eq!(text.matches(BEGIN).count(), 1);
         std::fs::write(&doc, format!("{END}\n{BEGIN}\n")).unwrap();
         assert!(splice(&doc, "x").is_err(), "unbalanced markers are refused");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

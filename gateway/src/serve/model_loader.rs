@@ -215,39 +215,27 @@ pub fn ignore_sighup() -> Option<JoinHandle<()>> {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "switchyard-model-loader-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn missing_and_garbage_files_are_typed_errors() {
-        let dir = temp_dir("bad");
-        let path = dir.join("model.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.json");
         assert!(matches!(LoadedModel::load(&path), Err(Error::Io { .. })));
         std::fs::write(&path, b"not json").unwrap();
         let err = LoadedModel::load(&path).unwrap_err();
         assert!(err.to_string().contains("corrupt model file"), "{err}");
         std::fs::write(&path, [0xff, 0xfe]).unwrap();
         assert!(LoadedModel::load(&path).is_err());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn stamp_changes_with_the_file() {
-        let dir = temp_dir("stamp");
-        let path = dir.join("f");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
         assert_eq!(FileStamp::of(&path), None);
         std::fs::write(&path, b"a").unwrap();
         let first = FileStamp::of(&path).unwrap();
         std::fs::write(&path, b"ab").unwrap();
         assert_ne!(Some(first), FileStamp::of(&path));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -210,29 +210,19 @@ mod tests {
 
     #[test]
     fn unwritable_folder_is_an_error_not_a_panic() {
-        let dir = tempfile_dir();
-        let file = dir.join("not-a-folder");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-folder");
         std::fs::write(&file, b"x").unwrap();
         assert!(TrafficObserver::start(&file, metrics()).is_err());
     }
 
-    fn tempfile_dir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "switchyard-traffic-test-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn writer_thread_writes_and_flushes_when_the_queue_closes() {
-        let dir = tempfile_dir();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let m = metrics();
         let (queue, records) = std::sync::mpsc::sync_channel(4);
-        let log = TrafficLogWriter::create(&dir).unwrap();
+        let log = TrafficLogWriter::create(dir).unwrap();
         let thread_metrics = m.clone();
         let writer = std::thread::spawn(move || write_loop(log, records, thread_metrics));
         for number in 1..=3 {
@@ -248,9 +238,8 @@ mod tests {
         }
         drop(queue);
         writer.join().unwrap();
-        let read = switchyard_model::TrafficLogReader::read_all(&dir).unwrap();
+        let read = switchyard_model::TrafficLogReader::read_all(dir).unwrap();
         assert_eq!(read.iter().map(|r| r.number).collect::<Vec<_>>(), [1, 2, 3]);
         assert_eq!(m.records.get(), 3);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
