@@ -109,12 +109,12 @@ fn logs_of_all_blocks_round_trip() {
     let scratch = temp_dir("mainnet-logs");
     let dir = scratch.path();
     {
-        let mut writer = TrafficLogWriter::create(&dir).expect("writer");
+        let mut writer = TrafficLogWriter::create(dir).expect("writer");
         for record in &data.records {
             writer.append(record).expect("append");
         }
     }
-    let read = TrafficLogReader::read_all(&dir).expect("read back");
+    let read = TrafficLogReader::read_all(dir).expect("read back");
     assert_eq!(read, data.records);
     assert!(!read.is_empty());
 }

@@ -80,7 +80,7 @@ fn train_from_logs_writes_a_model_that_loads() {
 fn tree_model_round_trips_and_scores_the_same() {
     let scratch = temp_dir("tree");
     let dir = scratch.path();
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let model = trained(Algo::Tree);
     let path = dir.join("tree.json");
     model.save(&path).unwrap();
@@ -91,7 +91,7 @@ fn tree_model_round_trips_and_scores_the_same() {
 fn another_schema_is_refused_naming_both() {
     let scratch = temp_dir("schema");
     let dir = scratch.path();
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let mut json = serde_json::to_value(trained(Algo::Logistic)).unwrap();
     json["schema"]["version"] = 0.into();
     json["schema"]["hash"] = "0123456789abcdef".into();
@@ -115,7 +115,7 @@ fn another_schema_is_refused_naming_both() {
 fn corrupt_files_are_refused() {
     let scratch = temp_dir("corrupt-model");
     let dir = scratch.path();
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let good = trained(Algo::Logistic).to_json();
     let path = dir.join("m.json");
 

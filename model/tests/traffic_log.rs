@@ -25,29 +25,29 @@ fn records_round_trip_through_rotated_files() {
         max_file_bytes: 64 << 10,
     };
     {
-        let mut writer = TrafficLogWriter::with_options(&dir, options.clone()).unwrap();
+        let mut writer = TrafficLogWriter::with_options(dir, options.clone()).unwrap();
         for record in &records[..10] {
             writer.append(record).unwrap();
         }
         writer.flush().unwrap();
         // Flushed records are readable while the writer is still open.
-        assert_eq!(TrafficLogReader::read_all(&dir).unwrap(), records[..10]);
+        assert_eq!(TrafficLogReader::read_all(dir).unwrap(), records[..10]);
     }
     {
         // A second writer continues after the existing files and never overwrites them.
-        let mut writer = TrafficLogWriter::with_options(&dir, options).unwrap();
+        let mut writer = TrafficLogWriter::with_options(dir, options).unwrap();
         for record in &records[10..] {
             writer.append(record).unwrap();
         }
         // Dropped without an explicit flush: drop flushes.
     }
-    let files = std::fs::read_dir(&dir).unwrap().count();
+    let files = std::fs::read_dir(dir).unwrap().count();
     assert!(files > 2, "expected rotation, got {files} files");
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    for entry in std::fs::read_dir(dir).unwrap() {
         let len = entry.unwrap().metadata().unwrap().len();
         assert!(len <= 64 << 10, "file of {len} bytes");
     }
-    assert_eq!(TrafficLogReader::read_all(&dir).unwrap(), records);
+    assert_eq!(TrafficLogReader::read_all(dir).unwrap(), records);
 }
 
 #[test]
@@ -56,10 +56,10 @@ fn a_garbled_line_and_another_version_are_errors_naming_the_line() {
     let dir = scratch.path();
     let records = synthetic_records(2, 5, 1);
     {
-        let mut writer = TrafficLogWriter::create(&dir).unwrap();
+        let mut writer = TrafficLogWriter::create(dir).unwrap();
         writer.append(&records[0]).unwrap();
     }
-    let file = std::fs::read_dir(&dir)
+    let file = std::fs::read_dir(dir)
         .unwrap()
         .next()
         .unwrap()
@@ -70,13 +70,13 @@ fn a_garbled_line_and_another_version_are_errors_naming_the_line() {
         .open(&file)
         .unwrap();
     writeln!(out, "{{\"version\": 1, \"number\": ").unwrap();
-    let err = TrafficLogReader::read_all(&dir).unwrap_err();
+    let err = TrafficLogReader::read_all(dir).unwrap_err();
     assert!(matches!(err, Error::CorruptRecord { line: 2, .. }), "{err}");
 
     let mut future = serde_json::to_value(&records[1]).unwrap();
     future["version"] = (FORMAT_VERSION + 1).into();
     std::fs::write(&file, format!("{future}\n")).unwrap();
-    let err = TrafficLogReader::read_all(&dir).unwrap_err();
+    let err = TrafficLogReader::read_all(dir).unwrap_err();
     assert!(
         matches!(err, Error::RecordVersion { line: 1, found, expected, .. } if found == FORMAT_VERSION + 1 && expected == FORMAT_VERSION),
         "{err}"
