@@ -66,19 +66,25 @@ pub fn walk_candidates(txs: &[TxFacts], mut meet: impl FnMut(Link)) {
     keys.reserve(txs.len() * 2);
     // Rings of recent holders, for the keys held more than once.
     let mut rings: Vec<Recent> = Vec::new();
+    // Each transaction's sender key, so telling senders apart reads 8 bytes in one array
+    // rather than 20 in each holder's facts.
+    let mut senders: Vec<u64> = Vec::with_capacity(txs.len());
     for (j, tx) in txs.iter().enumerate() {
         let j = j as u32;
         // The sender comes first, so the same-sender link precedes the pairs.
         for (k, key) in tx.each_candidate_address().enumerate() {
-            let holders = keys.entry(key_of(&key)).or_insert(KeyHolders::NONE);
+            let key = key_of(&key);
+            let holders = keys.entry(key).or_insert(KeyHolders::NONE);
             if k == 0 {
+                senders.push(key);
                 match holders.first_sent {
                     NONE => holders.first_sent = j,
                     first => meet(Link::SameSender { first, later: j }),
                 }
             }
+            let sender = senders[j as usize];
             let mut pair = |i: u32| {
-                if txs[i as usize].sender != tx.sender {
+                if senders[i as usize] != sender {
                     meet(Link::Candidate {
                         earlier: i,
                         later: j,
@@ -107,7 +113,8 @@ pub fn walk_candidates(txs: &[TxFacts], mut meet: impl FnMut(Link)) {
 
 /// The index's key for `address`: its 20 bytes folded into 8. Distinct addresses fold alike
 /// only if someone ground for it (2^32 work for a pair), and then they make one more candidate
-/// pair, or, as senders, merge two senders' groups: either changes routing, never a result.
+/// pair, or, as senders, merge two senders' groups and drop their pairs: any of these changes
+/// routing, never a result.
 /// A u64 hashes and compares in a fraction of the time of 20 bytes (routing 8% faster on the
 /// held-out mainnet blocks).
 fn key_of(address: &Address) -> u64 {
