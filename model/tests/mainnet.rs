@@ -78,14 +78,6 @@ macro_rules! mainnet_or_skip {
     };
 }
 
-/// A scratch folder, removed when the test ends, even by a panic.
-fn temp_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("switchyard-model-{name}-"))
-        .tempdir()
-        .unwrap()
-}
-
 /// The share of blocks held out: 12 of the 42 shared blocks.
 const HOLDOUT: f64 = 12.0 / 42.0;
 
@@ -106,7 +98,7 @@ fn options(algo: Algo) -> TrainOptions {
 #[test]
 fn logs_of_all_blocks_round_trip() {
     let data = mainnet_or_skip!();
-    let scratch = temp_dir("mainnet-logs");
+    let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
     {
         let mut writer = TrafficLogWriter::create(dir).expect("writer");

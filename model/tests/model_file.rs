@@ -7,14 +7,6 @@ use switchyard_model::{
     train::{Algo, TrainOptions, TrainProgress, train, train_records},
 };
 
-/// A scratch folder, removed when the test ends, even by a panic.
-fn temp_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("switchyard-model-{name}-"))
-        .tempdir()
-        .unwrap()
-}
-
 fn trained(algo: Algo) -> Model {
     let records = synthetic_records(24, 120, 11);
     let opts = TrainOptions {
@@ -34,7 +26,7 @@ fn logistic_training_is_deterministic() {
 
 #[test]
 fn train_from_logs_writes_a_model_that_loads() {
-    let scratch = temp_dir("train");
+    let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
     {
         let mut writer = TrafficLogWriter::create(dir.join("logs")).unwrap();
@@ -78,7 +70,7 @@ fn train_from_logs_writes_a_model_that_loads() {
 
 #[test]
 fn tree_model_round_trips_and_scores_the_same() {
-    let scratch = temp_dir("tree");
+    let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
     std::fs::create_dir_all(dir).unwrap();
     let model = trained(Algo::Tree);
@@ -89,7 +81,7 @@ fn tree_model_round_trips_and_scores_the_same() {
 
 #[test]
 fn another_schema_is_refused_naming_both() {
-    let scratch = temp_dir("schema");
+    let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
     std::fs::create_dir_all(dir).unwrap();
     let mut json = serde_json::to_value(trained(Algo::Logistic)).unwrap();
@@ -113,7 +105,7 @@ fn another_schema_is_refused_naming_both() {
 
 #[test]
 fn corrupt_files_are_refused() {
-    let scratch = temp_dir("corrupt-model");
+    let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
     std::fs::create_dir_all(dir).unwrap();
     let good = trained(Algo::Logistic).to_json();

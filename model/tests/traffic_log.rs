@@ -8,17 +8,9 @@ use switchyard_model::{
     traffic::{FORMAT_VERSION, TrafficLogOptions},
 };
 
-/// A scratch folder, removed when the test ends, even by a panic.
-fn temp_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("switchyard-model-{name}-"))
-        .tempdir()
-        .unwrap()
-}
-
 #[test]
 fn records_round_trip_through_rotated_files() {
-    let scratch = temp_dir("rotation");
+    let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
     let records = synthetic_records(20, 50, 7);
     let options = TrafficLogOptions {
@@ -52,7 +44,7 @@ fn records_round_trip_through_rotated_files() {
 
 #[test]
 fn a_garbled_line_and_another_version_are_errors_naming_the_line() {
-    let scratch = temp_dir("corrupt");
+    let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
     let records = synthetic_records(2, 5, 1);
     {
