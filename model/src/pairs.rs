@@ -11,8 +11,9 @@
 //! m × [`HOT_KEY_WINDOW`]. Union-find makes groups transitive, so a chain of conflicts
 //! through one key stays connected through its nearest links.
 
-use crate::facts::TxFacts;
+use crate::facts::{MAX_CALLDATA_ADDRESSES, TxFacts};
 use alloy_primitives::{Address, map::HashMap};
+use std::collections::hash_map::Entry;
 
 /// How many earlier holders of the same key a transaction is paired with. Scoring these pairs
 /// is most of the model router's cost; on the held-out mainnet blocks 8 cut routing by a
@@ -35,6 +36,7 @@ pub fn for_each_candidate_pair(txs: &[TxFacts], mut visit: impl FnMut(u32, u32))
         if let Link::Candidate { earlier, later } = link {
             visit(earlier, later);
         }
+        Joined::Unknown
     });
 }
 
@@ -58,63 +60,121 @@ pub enum Link {
     },
 }
 
+/// What the caller of [`walk_candidates`] knows of a link's two transactions once it has met
+/// it. A caller that keeps groups says [`Joined::Yes`] when they are in one group; the walk
+/// then skips the pairs of holders that are all in that group already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// They are in one group, and stay so (groups only ever merge).
+    Yes,
+    /// Not known to be in one group.
+    Unknown,
+}
+
 /// Walks the block once, in order, meeting each transaction's same-sender link and then its
 /// candidate pairs, nearest first. One index serves both, so a router that merges senders
 /// needs no second pass over the block's addresses.
-pub fn walk_candidates(txs: &[TxFacts], mut meet: impl FnMut(Link)) {
+///
+/// `meet` answers whether the link's transactions are now in one group. A key whose recent
+/// holders are all in one group is met through its nearest holder only: once that one is
+/// joined, so are the rest. In a dense block most pairs are inside groups already: routing
+/// mainnet block 15274915 meets 1,370 candidate pairs this way, against 9,135 in all.
+pub fn walk_candidates(txs: &[TxFacts], mut meet: impl FnMut(Link) -> Joined) {
     let mut keys: HashMap<u64, KeyHolders> = HashMap::default();
     keys.reserve(txs.len() * 2);
     // Rings of recent holders, for the keys held more than once.
-    let mut rings: Vec<Recent> = Vec::new();
+    let mut rings: Vec<Recent> = Vec::with_capacity(txs.len() / 2);
     // Each transaction's sender key, so telling senders apart reads 8 bytes in one array
     // rather than 20 in each holder's facts.
     let mut senders: Vec<u64> = Vec::with_capacity(txs.len());
+    let mut tx_keys: Vec<u64> = Vec::with_capacity(2 + MAX_CALLDATA_ADDRESSES);
     for (j, tx) in txs.iter().enumerate() {
         let j = j as u32;
+        // Whether the caller joined `j` with its sender's earlier transactions.
+        let mut sender_joined = Joined::Unknown;
+        candidate_keys(tx, &mut tx_keys);
+        senders.push(tx_keys[0]);
         // The sender comes first, so the same-sender link precedes the pairs.
-        for (k, key) in tx.each_candidate_address().enumerate() {
-            let key = key_of(&key);
-            let holders = keys.entry(key).or_insert(KeyHolders::NONE);
+        for (k, &key) in tx_keys.iter().enumerate() {
+            let holders = match keys.entry(key) {
+                // The key's first holder pairs with nothing. Most keys are met once (most
+                // senders send once), and writing the slot without reading it back spares
+                // waiting for its cache line.
+                Entry::Vacant(slot) => {
+                    slot.insert(KeyHolders {
+                        first_sent: if k == 0 { j } else { NONE },
+                        last: j,
+                        ring: NONE,
+                    });
+                    continue;
+                }
+                Entry::Occupied(slot) => slot.into_mut(),
+            };
             if k == 0 {
-                senders.push(key);
                 match holders.first_sent {
                     NONE => holders.first_sent = j,
-                    first => meet(Link::SameSender { first, later: j }),
+                    first => sender_joined = meet(Link::SameSender { first, later: j }),
                 }
             }
             let sender = senders[j as usize];
             let mut pair = |i: u32| {
-                if senders[i as usize] != sender {
+                if senders[i as usize] == sender {
+                    sender_joined
+                } else {
                     meet(Link::Candidate {
                         earlier: i,
                         later: j,
-                    });
+                    })
                 }
             };
             // Nearest first: close pairs conflict most, and once joined the farther ones are
             // skipped by callers that keep groups.
             if holders.ring != NONE {
                 let recent = &mut rings[holders.ring as usize];
-                recent.nearest_first().for_each(&mut pair);
+                let all_joined = {
+                    let mut nearest_first = recent.nearest_first();
+                    let nearest = nearest_first.next().map_or(Joined::Unknown, &mut pair);
+                    if nearest == Joined::Yes && recent.one_group {
+                        true
+                    } else {
+                        // Every holder is met, even after one is not joined.
+                        nearest_first.fold(nearest == Joined::Yes, |all, i| {
+                            (pair(i) == Joined::Yes) & all
+                        })
+                    }
+                };
                 recent.push(j);
-            } else if holders.last != NONE {
-                pair(holders.last);
+                recent.one_group = all_joined;
+            } else {
+                let joined = pair(holders.last);
                 let mut recent = Recent::default();
                 recent.push(holders.last);
                 recent.push(j);
+                recent.one_group = joined == Joined::Yes;
                 holders.ring = rings.len() as u32;
                 rings.push(recent);
-            } else {
-                holders.last = j;
             }
+        }
+    }
+}
+
+/// `tx`'s candidate keys into `keys`, sender first, each once: the index keys of
+/// [`TxFacts::each_candidate_address`], told apart as keys (8 bytes) rather than as addresses.
+fn candidate_keys(tx: &TxFacts, keys: &mut Vec<u64>) {
+    keys.clear();
+    keys.push(key_of(&tx.sender));
+    for address in tx.to.iter().chain(tx.calldata.iter().map(|c| &c.address)) {
+        let key = key_of(address);
+        if !keys.contains(&key) {
+            keys.push(key);
         }
     }
 }
 
 /// The index's key for `address`: its 20 bytes folded into 8. Distinct addresses fold alike
 /// only if someone ground for it (2^32 work for a pair), and then they make one more candidate
-/// pair, or, as senders, merge two senders' groups and drop their pairs: any of these changes
-/// routing, never a result.
+/// pair, or, as senders, merge two senders' groups and drop their pairs, or, within one
+/// transaction, count as one key: any of these changes routing, never a result.
 /// A u64 hashes and compares in a fraction of the time of 20 bytes (routing 8% faster on the
 /// held-out mainnet blocks).
 fn key_of(address: &Address) -> u64 {
@@ -135,18 +195,10 @@ const NONE: u32 = u32::MAX;
 struct KeyHolders {
     /// The first transaction sent by this key's address, or [`NONE`].
     first_sent: u32,
-    /// The one holder so far, or [`NONE`]; unused once `ring` is set.
+    /// The key's first holder; unused once `ring` is set.
     last: u32,
     /// The key's [`Recent`] holders, an index into the walk's rings, or [`NONE`].
     ring: u32,
-}
-
-impl KeyHolders {
-    const NONE: Self = Self {
-        first_sent: NONE,
-        last: NONE,
-        ring: NONE,
-    };
 }
 
 /// The last [`HOT_KEY_WINDOW`] holders of a key, in a ring: no allocation per key.
@@ -154,6 +206,8 @@ impl KeyHolders {
 struct Recent {
     ring: [u32; HOT_KEY_WINDOW],
     pushed: u32,
+    /// Whether the caller joined every holder in the ring into one group.
+    one_group: bool,
 }
 
 impl Recent {
@@ -225,7 +279,10 @@ mod tests {
     fn same_sender_link_comes_before_the_later_pairs() {
         let txs = vec![tx(1, 9), tx(2, 9), tx(1, 9), tx(2, 1)];
         let mut links = Vec::new();
-        walk_candidates(&txs, |link| links.push(link));
+        walk_candidates(&txs, |link| {
+            links.push(link);
+            Joined::Unknown
+        });
         use Link::*;
         assert_eq!(
             links,
@@ -251,6 +308,60 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// Counts the candidate pairs met when the caller answers `joined` for each.
+    fn pairs_met(txs: &[TxFacts], mut joined: impl FnMut(u32, u32) -> Joined) -> usize {
+        let mut met = 0;
+        walk_candidates(txs, |link| match link {
+            Link::SameSender { .. } => Joined::Yes,
+            Link::Candidate { earlier, later } => {
+                met += 1;
+                joined(earlier, later)
+            }
+        });
+        met
+    }
+
+    #[test]
+    fn a_key_whose_holders_are_one_group_is_met_through_its_nearest_holder() {
+        // 100 senders call one target: every transaction holds the target's key.
+        let txs: Vec<TxFacts> = (0..100).map(|i| tx(i, 200)).collect();
+        let window = HOT_KEY_WINDOW as u32;
+        // Nothing known joined: each transaction meets the whole window behind it.
+        let all: usize = (1..100).map(|j| j.min(window) as usize).sum();
+        assert_eq!(pairs_met(&txs, |_, _| Joined::Unknown), all);
+        // Everything joined: the first two rings fill, then only the nearest holder is met.
+        assert_eq!(pairs_met(&txs, |_, _| Joined::Yes), 99);
+        // Two groups, odd and even: no ring is ever one group, so nothing is skipped.
+        let parity = |i: u32, j: u32| {
+            if i % 2 == j % 2 {
+                Joined::Yes
+            } else {
+                Joined::Unknown
+            }
+        };
+        assert_eq!(pairs_met(&txs, parity), all);
+    }
+
+    #[test]
+    fn a_ring_is_met_whole_while_it_holds_a_transaction_apart() {
+        let txs: Vec<TxFacts> = (0..20).map(|i| tx(i, 200)).collect();
+        assert_eq!(HOT_KEY_WINDOW, 8, "the figures below are for a window of 8");
+        // Every transaction is in one group but 5, which is alone.
+        let met = pairs_met(&txs, |i, j| {
+            if i == 5 || j == 5 {
+                Joined::Unknown
+            } else {
+                Joined::Yes
+            }
+        });
+        let expected = 4 // 1..=4: the nearest holder, as the ring is one group from the start
+            + 5 // 5: all five holders before it
+            + 6 + 7 + 6 * 8 // 6..=13: every holder, as the ring holds 5
+            + 8 // 14: every holder (the ring held 5 when 13 was pushed); now one group
+            + 5; // 15..=19: the nearest holder
+        assert_eq!(met, expected);
     }
 
     #[test]

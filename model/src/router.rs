@@ -13,7 +13,7 @@
 use crate::{
     facts::{CodeLookup, TxFacts},
     model::{BlockScorer, Model},
-    pairs::{Link, candidate_pairs, walk_candidates},
+    pairs::{Joined, Link, candidate_pairs, walk_candidates},
 };
 use std::sync::{
     Arc,
@@ -119,15 +119,21 @@ impl Router for ModelRouter {
         let scorer = self.scorer(&facts, input.state);
         let threshold = self.threshold.get();
         let mut uf = UnionFind::new(facts.len());
-        walk_candidates(&facts, |link| match link {
-            Link::SameSender { first, later } => uf.union(first as usize, later as usize),
-            Link::Candidate { earlier, later } => {
-                let (i, j) = (earlier as usize, later as usize);
-                // A pair already joined needs no score: union is transitive, so the groups
-                // are those of scoring every pair. In dense blocks this skips most of them.
-                if uf.find(i) != uf.find(j) && scorer.conflicts(i, j, threshold) {
-                    uf.union(i, j);
-                }
+        walk_candidates(&facts, |link| {
+            let (i, j, always) = match link {
+                Link::SameSender { first, later } => (first as usize, later as usize, true),
+                Link::Candidate { earlier, later } => (earlier as usize, later as usize, false),
+            };
+            let (root_i, root_j) = (uf.find(i), uf.find(j));
+            // A pair already joined needs no score: union is transitive, so the groups are
+            // those of scoring every pair. In dense blocks this skips most of them.
+            if root_i == root_j {
+                Joined::Yes
+            } else if always || scorer.conflicts(i, j, threshold) {
+                uf.union(i, j);
+                Joined::Yes
+            } else {
+                Joined::Unknown
             }
         });
         uf.groups()
