@@ -9,7 +9,7 @@
 use crate::{
     facts::{MAX_ADDRESS_LEADING_ZERO_BYTES, MAX_CALLDATA_ADDRESSES, MAX_CALLDATA_WORDS, TxFacts},
     pairs::HOT_KEY_WINDOW,
-    rates::{CallKey, Rate, RateTable, SMOOTHING},
+    rates::{Rate, RateTable, SMOOTHING},
 };
 use alloy_primitives::{Address, keccak256};
 
@@ -72,14 +72,23 @@ fn flag(b: bool) -> f32 {
 }
 
 fn log_gas(gas: u64) -> f32 {
-    ((gas.max(1) as f32).ln() / LOG_BLOCK_GAS).min(1.5)
+    // Most transactions are plain transfers at 21,000: their logarithm is taken once.
+    const TRANSFER: u64 = 21_000;
+    static TRANSFER_LOG_GAS: std::sync::OnceLock<f32> = std::sync::OnceLock::new();
+    let log = |gas: u64| ((gas.max(1) as f32).ln() / LOG_BLOCK_GAS).min(1.5);
+    if gas == TRANSFER {
+        *TRANSFER_LOG_GAS.get_or_init(|| log(TRANSFER))
+    } else {
+        log(gas)
+    }
 }
 
 /// The parts of a pair's features that depend on one transaction alone: computed once per
 /// transaction when a whole block is scored, instead of once per pair.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TxPart {
-    key: Option<CallKey>,
+    // 20 bytes, so a block's parts stay in the caches: a pair's shared call key is its shared
+    // target and selector, found from the facts.
     rate: Rate,
     log_gas: f32,
     to_has_code: bool,
@@ -94,10 +103,8 @@ impl TxPart {
     /// [`Self::of`] with whether the target has code given apart, for facts built without
     /// the lookup (routing defers it to the pairs actually scored).
     pub fn with_code(tx: &TxFacts, rates: &RateTable, to_has_code: bool) -> Self {
-        let key = tx.call_key();
         Self {
-            key,
-            rate: rates.get(key),
+            rate: rates.get(tx.call_key()),
             log_gas: log_gas(tx.gas_limit),
             to_has_code,
         }
@@ -124,6 +131,8 @@ pub fn log_distance(distance: usize, n: usize) -> f32 {
 }
 
 /// [`pair_features`] from the transactions' precomputed [`TxPart`]s; the same numbers.
+/// Inlined into the block scorer, which sums the features as they are made.
+#[inline(always)]
 pub fn pair_features_from(
     (a, pa): (&TxFacts, &TxPart),
     (b, pb): (&TxFacts, &TxPart),
@@ -155,7 +164,9 @@ pub fn pair_features_from(
         shared + usize::from(same_to) + usize::from(to_in_other) + usize::from(sender_touched);
 
     let (ra, rb) = (pa.rate, pb.rate);
-    let rate_same = if pa.key.is_some() && pa.key == pb.key {
+    // The same (contract, selector): `same_to` and `same_selector` hold only for a target and
+    // a selector.
+    let rate_same = if same_to && same_selector {
         ra.same
     } else {
         0.0

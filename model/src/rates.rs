@@ -183,6 +183,7 @@ impl RateTable {
     }
 
     /// The rates of a key, or the global fallbacks when it is unknown or absent.
+    #[inline]
     pub fn get(&self, key: Option<CallKey>) -> Rate {
         match key.and_then(|k| self.index.get(&k)) {
             Some(&(same, any)) => Rate {
