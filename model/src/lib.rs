@@ -7,7 +7,8 @@
 //! - [`keys`]: stable hashes of state keys and candidate keys, as logged.
 //! - [`facts`]: what is known of a transaction before execution; calldata addresses; code
 //!   lookups made once per target and only when asked.
-//! - [`pairs`]: sparse candidate pairs (shared candidate key, bounded hot keys).
+//! - [`pairs`]: sparse candidate pairs (shared candidate key, bounded hot keys), walked once
+//!   per block, skipping the holders a router has already grouped.
 //! - [`features`]: pair features and the feature schema with its hash.
 //! - [`rates`]: per-(contract, selector) historical conflict rates.
 //! - [`dataset`]: labelled pairs from traffic records.
@@ -17,6 +18,10 @@
 //! - [`model`]: the versioned model file ([`Model`]).
 //! - [`router`]: the `model` router ([`ModelRouter`]).
 //! - `test_utils` (feature `test-utils`): synthetic traffic for tests and benchmarks.
+//!
+//! Benchmarks (`benches/`): `inference` (scoring pairs), `training` (fitting on synthetic
+//! traffic) and `routing` (each held-out mainnet block's routing against its sequential
+//! execution).
 
 pub mod classifier;
 pub mod dataset;

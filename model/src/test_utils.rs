@@ -1,4 +1,5 @@
-//! Synthetic traffic for tests and benchmarks (feature `test-utils`).
+//! Synthetic traffic, and the shared mainnet blocks executed and logged, for tests and
+//! benchmarks (feature `test-utils`).
 //!
 //! A toy world of EOAs, ERC-20-like tokens and swap pools whose transactions read and write
 //! the keys such contracts would: a transfer touches two balance slots of its token, a swap
@@ -11,7 +12,11 @@ use crate::{
     traffic::{BlockRecord, FORMAT_VERSION, TxRecord},
 };
 use alloy_primitives::{Address, B256, Selector, U256};
-use switchyard_executors::synthetic::SplitMix;
+use std::sync::Arc;
+use switchyard_executors::{
+    Block, BlockFixture, State, TxOutcome, block::find_block_dirs, execute_sequential,
+    fixtures::mainnet_dir, synthetic::SplitMix, system,
+};
 
 const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
 const SWAP: [u8; 4] = [0x12, 0x8a, 0xcb, 0x08];
@@ -169,4 +174,48 @@ pub fn unrelated_block(number: u64, n: usize) -> BlockRecord {
         .map(|i| tx(address(1, 2 * i), address(1, 2 * i + 1), None, &[]))
         .collect();
     block(number, txs)
+}
+
+/// A shared mainnet block executed sequentially once.
+#[derive(Debug)]
+pub struct MainnetBlock {
+    /// The block.
+    pub block: Block,
+    /// Its pre-state, with the block's system calls applied.
+    pub state: Arc<State>,
+    /// Its transactions' outcomes.
+    pub outcomes: Vec<TxOutcome>,
+    /// Its traffic record, as `replay --log` writes it.
+    pub record: BlockRecord,
+}
+
+/// Every shared mainnet block (`switchyard_executors::fixtures::mainnet_dir`), executed and
+/// logged; `None` when the data is absent. Panics on a block that does not load or run.
+pub fn mainnet_blocks() -> Option<Vec<MainnetBlock>> {
+    let dir = mainnet_dir()?;
+    let blocks = find_block_dirs(&dir)
+        .expect("block folders")
+        .into_iter()
+        .map(|path| {
+            let fixture = BlockFixture::load(&path).expect("fixture");
+            let mut state = fixture.state;
+            system::apply_pre_block(&mut state, &fixture.block);
+            let state = Arc::new(state);
+            let run = execute_sequential(&fixture.block, state.clone()).expect("sequential run");
+            let record = BlockRecord::from_execution(
+                &fixture.block,
+                &run.result.outcomes,
+                &crate::TxExec::sequential(&run.tx_nanos),
+                Some(state.as_ref()),
+            )
+            .expect("record");
+            MainnetBlock {
+                block: fixture.block,
+                state,
+                outcomes: run.result.outcomes,
+                record,
+            }
+        })
+        .collect();
+    Some(blocks)
 }

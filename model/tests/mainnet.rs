@@ -4,29 +4,19 @@
 //!
 //! Skips (with a message) when the mainnet data is absent.
 
-use std::sync::{Arc, OnceLock};
-use switchyard_executors::{
-    Block, BlockFixture, State, TxOutcome,
-    block::find_block_dirs,
-    execute_sequential,
-    fixtures::mainnet_dir,
-    router::{
-        ContractRouter, OracleFacts, OracleRouter, RouteInput, Router, UnionFind, merge_by_sender,
-    },
-    system,
+use std::sync::OnceLock;
+use switchyard_executors::router::{
+    ContractRouter, OracleFacts, OracleRouter, RouteInput, Router, UnionFind, merge_by_sender,
 };
 use switchyard_model::{
-    BlockRecord, ModelRouter, TrafficLogReader, TrafficLogWriter, TxExec,
+    BlockRecord, ModelRouter, TrafficLogReader, TrafficLogWriter,
     facts::{CodeLookup, TxFacts},
     pairs::candidate_pairs,
+    test_utils::{MainnetBlock, mainnet_blocks},
     train::{Algo, TrainOptions, train_records},
 };
 
-struct Executed {
-    block: Block,
-    state: Arc<State>,
-    outcomes: Vec<TxOutcome>,
-}
+type Executed = MainnetBlock;
 
 struct Mainnet {
     executed: Vec<Executed>,
@@ -37,30 +27,8 @@ struct Mainnet {
 fn mainnet() -> Option<&'static Mainnet> {
     static DATA: OnceLock<Option<Mainnet>> = OnceLock::new();
     DATA.get_or_init(|| {
-        let dir = mainnet_dir()?;
-        let mut executed = Vec::new();
-        let mut records = Vec::new();
-        for path in find_block_dirs(&dir).expect("block folders") {
-            let fixture = BlockFixture::load(&path).expect("fixture");
-            let mut state = fixture.state;
-            system::apply_pre_block(&mut state, &fixture.block);
-            let state = Arc::new(state);
-            let run = execute_sequential(&fixture.block, state.clone()).expect("sequential run");
-            let exec = TxExec::sequential(&run.tx_nanos);
-            let record = BlockRecord::from_execution(
-                &fixture.block,
-                &run.result.outcomes,
-                &exec,
-                Some(state.as_ref()),
-            )
-            .expect("record");
-            records.push(record);
-            executed.push(Executed {
-                block: fixture.block,
-                state,
-                outcomes: run.result.outcomes,
-            });
-        }
+        let executed = mainnet_blocks()?;
+        let records = executed.iter().map(|e| e.record.clone()).collect();
         Some(Mainnet { executed, records })
     })
     .as_ref()
