@@ -146,6 +146,7 @@ pub struct TxFacts {
 impl TxFacts {
     /// Facts of a block transaction; `state` (the state the block executes on) tells whether
     /// the target has code.
+    #[inline]
     pub fn from_tx(tx: &BlockTx, state: Option<&dyn StateReader>) -> Self {
         Self::with_code(tx, has_code(tx.to(), tx.input(), state))
     }
@@ -164,6 +165,9 @@ impl TxFacts {
             .collect()
     }
 
+    // Inlined, so that a block's facts are written where they are kept: built apart and
+    // copied, they were read back before their writes had landed (a stall per transaction).
+    #[inline]
     fn with_code(tx: &BlockTx, to_has_code: bool) -> Self {
         let input = tx.input();
         let to = tx.to();
