@@ -25,7 +25,7 @@ use switchyard_executors::{
     router::{ContractRouter, RouteInput, Router},
 };
 use switchyard_model::{
-    BlockRecord, ModelRouter,
+    ModelRouter,
     test_utils::{MainnetBlock, mainnet_blocks},
     train::{Algo, TrainOptions, train_records},
 };
@@ -58,7 +58,7 @@ fn group_name(number: u64) -> String {
 }
 
 fn bench(c: &mut Criterion) {
-    let Some(executed) = mainnet_blocks() else {
+    let Some(mainnet) = mainnet_blocks() else {
         eprintln!(
             "SKIPPED: no mainnet data; set SWITCHYARD_MAINNET_DIR or place it at ../shared/data/mainnet"
         );
@@ -69,11 +69,11 @@ fn bench(c: &mut Criterion) {
         holdout_fraction: HOLDOUT,
         ..TrainOptions::default()
     };
-    let records: Vec<BlockRecord> = executed.iter().map(|e| e.record.clone()).collect();
-    let (model, _) = train_records(&records, &options, &mut |_| {}).expect("train");
+    let (model, _) = train_records(&mainnet.records, &options, &mut |_| {}).expect("train");
     let held_out = model.training.test_blocks.clone();
     let model = ModelRouter::new(model);
-    let blocks: Vec<&MainnetBlock> = executed
+    let blocks: Vec<&MainnetBlock> = mainnet
+        .blocks
         .iter()
         .filter(|e| held_out.contains(&e.block.number()) && e.block.txs.len() >= 2)
         .collect();

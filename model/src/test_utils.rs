@@ -185,37 +185,46 @@ pub struct MainnetBlock {
     pub state: Arc<State>,
     /// Its transactions' outcomes.
     pub outcomes: Vec<TxOutcome>,
-    /// Its traffic record, as `replay --log` writes it.
-    pub record: BlockRecord,
+}
+
+/// The shared mainnet blocks, executed, and their traffic records (as `replay --log` writes
+/// them), both in the same order: training takes the records as one slice.
+#[derive(Debug)]
+pub struct Mainnet {
+    /// The blocks.
+    pub blocks: Vec<MainnetBlock>,
+    /// Their records.
+    pub records: Vec<BlockRecord>,
 }
 
 /// Every shared mainnet block (`switchyard_executors::fixtures::mainnet_dir`), executed and
 /// logged; `None` when the data is absent. Panics on a block that does not load or run.
-pub fn mainnet_blocks() -> Option<Vec<MainnetBlock>> {
+pub fn mainnet_blocks() -> Option<Mainnet> {
     let dir = mainnet_dir()?;
-    let blocks = find_block_dirs(&dir)
-        .expect("block folders")
-        .into_iter()
-        .map(|path| {
-            let fixture = BlockFixture::load(&path).expect("fixture");
-            let mut state = fixture.state;
-            system::apply_pre_block(&mut state, &fixture.block);
-            let state = Arc::new(state);
-            let run = execute_sequential(&fixture.block, state.clone()).expect("sequential run");
-            let record = BlockRecord::from_execution(
+    let mut mainnet = Mainnet {
+        blocks: Vec::new(),
+        records: Vec::new(),
+    };
+    for path in find_block_dirs(&dir).expect("block folders") {
+        let fixture = BlockFixture::load(&path).expect("fixture");
+        let mut state = fixture.state;
+        system::apply_pre_block(&mut state, &fixture.block);
+        let state = Arc::new(state);
+        let run = execute_sequential(&fixture.block, state.clone()).expect("sequential run");
+        mainnet.records.push(
+            BlockRecord::from_execution(
                 &fixture.block,
                 &run.result.outcomes,
                 &crate::TxExec::sequential(&run.tx_nanos),
                 Some(state.as_ref()),
             )
-            .expect("record");
-            MainnetBlock {
-                block: fixture.block,
-                state,
-                outcomes: run.result.outcomes,
-                record,
-            }
-        })
-        .collect();
-    Some(blocks)
+            .expect("record"),
+        );
+        mainnet.blocks.push(MainnetBlock {
+            block: fixture.block,
+            state,
+            outcomes: run.result.outcomes,
+        });
+    }
+    Some(mainnet)
 }

@@ -9,29 +9,17 @@ use switchyard_executors::router::{
     ContractRouter, OracleFacts, OracleRouter, RouteInput, Router, UnionFind, merge_by_sender,
 };
 use switchyard_model::{
-    BlockRecord, ModelRouter, TrafficLogReader, TrafficLogWriter,
+    ModelRouter, TrafficLogReader, TrafficLogWriter,
     facts::{CodeLookup, TxFacts},
     pairs::candidate_pairs,
-    test_utils::{MainnetBlock, mainnet_blocks},
+    test_utils::{Mainnet, MainnetBlock, mainnet_blocks},
     train::{Algo, TrainOptions, train_records},
 };
-
-type Executed = MainnetBlock;
-
-struct Mainnet {
-    executed: Vec<Executed>,
-    records: Vec<BlockRecord>,
-}
 
 /// Executes every shared block once per test binary.
 fn mainnet() -> Option<&'static Mainnet> {
     static DATA: OnceLock<Option<Mainnet>> = OnceLock::new();
-    DATA.get_or_init(|| {
-        let executed = mainnet_blocks()?;
-        let records = executed.iter().map(|e| e.record.clone()).collect();
-        Some(Mainnet { executed, records })
-    })
-    .as_ref()
+    DATA.get_or_init(mainnet_blocks).as_ref()
 }
 
 macro_rules! mainnet_or_skip {
@@ -123,7 +111,7 @@ fn tree_on_30_blocks_generalises_to_12() {
 
 /// Share of true dependencies split across groups (each one costs a re-execution at commit)
 /// and the largest group's share of the gas (the cap on parallel speedup).
-fn routing_quality(router: &dyn Router, e: &Executed) -> (usize, usize, u64, u64) {
+fn routing_quality(router: &dyn Router, e: &MainnetBlock) -> (usize, usize, u64, u64) {
     let costs: Vec<u64> = e.block.txs.iter().map(|t| t.gas_limit()).collect();
     let oracle = OracleFacts::from_run(&e.block, &e.outcomes, &[]);
     let input = RouteInput {
@@ -165,7 +153,7 @@ fn model_router_on_held_out_blocks() {
     assert_eq!(router.name(), "model");
     let mut totals = [(0usize, 0usize, 0u64, 0u64); 3];
     for e in data
-        .executed
+        .blocks
         .iter()
         .filter(|e| held.contains(&e.block.number()))
     {
@@ -209,7 +197,7 @@ fn model_router_groups_are_those_of_all_predicted_pairs() {
         train_records(&data.records, &options(Algo::Logistic), &mut |_| {}).expect("train");
     let router = ModelRouter::new(model);
     let mut merged_pairs = 0;
-    for e in &data.executed {
+    for e in &data.blocks {
         let state = Some(e.state.as_ref() as &dyn switchyard_executors::StateReader);
         let one_by_one: Vec<TxFacts> = e
             .block
@@ -253,7 +241,7 @@ fn deferred_code_lookups_score_as_facts_built_on_the_state() {
     let (model, _) =
         train_records(&data.records, &options(Algo::Logistic), &mut |_| {}).expect("train");
     let (mut pairs, mut misguessed) = (0, 0);
-    for e in &data.executed {
+    for e in &data.blocks {
         let state = e.state.as_ref() as &dyn switchyard_executors::StateReader;
         let known = TxFacts::of_block(&e.block, Some(state));
         let guessed = TxFacts::of_block(&e.block, None);
