@@ -4,12 +4,7 @@
 use crate::progress;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
-use std::{
-    io::Write,
-    path::{Path, PathBuf},
-    sync::Arc,
-    time::Duration,
-};
+use std::{io::Write, path::PathBuf, sync::Arc, time::Duration};
 use switchyard_executors::{
     Block, BlockFixture, State,
     block::find_block_dirs,
@@ -44,6 +39,11 @@ pub struct ReplayArgs {
     /// Router for the parallel run.
     #[arg(long, default_value = "contract", value_parser = parse_router)]
     pub router: String,
+    /// Also run these routers on every block, in the same process, each timed run beside
+    /// `--router`'s in every repetition, so that a comparison of routers is not a comparison
+    /// of moments of the host. Reported under `compared`.
+    #[arg(long, value_delimiter = ',', value_name = "ROUTER,...", value_parser = parse_router)]
+    pub compare: Vec<String>,
     /// Project the makespan onto these pool counts, e.g. 4,8,16,32.
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     pub simulate_pools: Vec<usize>,
@@ -54,7 +54,7 @@ pub struct ReplayArgs {
     /// Never fall back to sequential: every block goes through pools and the commit.
     #[arg(long)]
     pub no_fallback: bool,
-    /// Model file for `--router model` (written by `switchyard train`).
+    /// Model file for the router `model` (written by `switchyard train`).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
     /// Write a traffic-log record of every block into this folder (see docs/traffic-log.md).
@@ -80,17 +80,39 @@ fn parse_router(name: &str) -> Result<String, String> {
     }
 }
 
-/// The router named on the command line; `model` loads `--model`.
-pub fn build_router(name: &str, model: Option<&Path>) -> anyhow::Result<Box<dyn Router>> {
-    if name == MODEL_ROUTER {
-        let path = model.context("--router model needs --model FILE (see `switchyard train`)")?;
-        let model = Model::load(path).with_context(|| format!("loading {}", path.display()))?;
-        return Ok(Box::new(ModelRouter::new(model)));
+/// The routers named on the command line, `--router` first, then `--compare`'s; `model`
+/// loads `--model` (once, shared).
+pub fn build_routers(args: &ReplayArgs) -> anyhow::Result<Vec<Box<dyn Router>>> {
+    if args.pools == 0 && !args.compare.is_empty() {
+        bail!("--compare compares parallel runs: it needs --pools of at least 1");
     }
-    if model.is_some() {
-        bail!("--model is used only with --router model");
+    let names: Vec<&str> = std::iter::once(args.router.as_str())
+        .chain(args.compare.iter().map(String::as_str))
+        .collect();
+    if let Some((i, name)) = names
+        .iter()
+        .enumerate()
+        .find(|(i, name)| names[..*i].contains(name))
+    {
+        bail!("router {name} is named twice (position {})", i + 1);
     }
-    router::by_name(name).with_context(|| format!("unknown router {name}"))
+    let model = match (&args.model, names.contains(&MODEL_ROUTER)) {
+        (Some(path), true) => Some(Arc::new(
+            Model::load(path).with_context(|| format!("loading {}", path.display()))?,
+        )),
+        (None, true) => bail!("router model needs --model FILE (see `switchyard train`)"),
+        (Some(_), false) => bail!("--model is used only with router model (--router or --compare)"),
+        (None, false) => None,
+    };
+    names
+        .into_iter()
+        .map(|name| match &model {
+            Some(model) if name == MODEL_ROUTER => {
+                Ok(Box::new(ModelRouter::shared(model.clone())) as Box<dyn Router>)
+            }
+            _ => router::by_name(name).with_context(|| format!("unknown router {name}")),
+        })
+        .collect()
 }
 
 /// One block's figures.
@@ -106,6 +128,24 @@ pub struct BlockReport {
     pub gas: u64,
     /// Median sequential time.
     pub sequential_seconds: f64,
+    /// The dependency-DAG bound for the pool count.
+    pub dag_bound: f64,
+    /// The parallel run with `--router`.
+    #[serde(flatten)]
+    pub parallel: ParallelFigures,
+    /// The parallel runs with `--compare`'s routers, in its order.
+    pub compared: Vec<ComparedBlock>,
+    /// Everything that did not match, as text.
+    pub mismatches: Vec<String>,
+    /// Projections for `--simulate-pools`.
+    pub simulated: Vec<Projection>,
+    #[serde(skip)]
+    shape: Option<DagShape>,
+}
+
+/// A router's parallel run of one block: the median of its timed runs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ParallelFigures {
     /// Median parallel time (0 without pools).
     pub parallel_seconds: f64,
     /// Sequential ÷ parallel.
@@ -120,8 +160,6 @@ pub struct BlockReport {
     pub reexecuted_txs: usize,
     /// Gas re-executed at commit (median run).
     pub reexecuted_gas: u64,
-    /// The dependency-DAG bound for the pool count.
-    pub dag_bound: f64,
     /// Speedup ÷ DAG bound.
     pub efficiency: f64,
     /// Set when the block fell back to sequential execution.
@@ -130,12 +168,99 @@ pub struct BlockReport {
     /// fallback compared with its bar; absent when no rate was measured yet, or when the block
     /// was declined before routing (its `fallback` then carries the best case predicted).
     pub predicted_speedup: Option<f64>,
-    /// Everything that did not match, as text.
-    pub mismatches: Vec<String>,
-    /// Projections for `--simulate-pools`.
-    pub simulated: Vec<Projection>,
-    #[serde(skip)]
-    shape: Option<DagShape>,
+}
+
+impl ParallelFigures {
+    /// The figures of the median of `runs` (by wall time; none without runs), and its index.
+    fn of(runs: &[ParallelSummary], sequential_seconds: f64, dag_bound: f64) -> (Self, usize) {
+        let walls: Vec<u64> = runs.iter().map(|r| r.wall_nanos).collect();
+        if walls.is_empty() {
+            return (Self::default(), 0);
+        }
+        let index = median_index(&walls);
+        let median = &runs[index];
+        let parallel_seconds = secs(median.wall_nanos);
+        let speedup = sequential_seconds / parallel_seconds.max(1e-12);
+        let figures = Self {
+            parallel_seconds,
+            speedup,
+            routing_seconds: secs(median.routing_nanos),
+            pools_seconds: secs(median.dispatch_nanos),
+            commit_seconds: secs(median.wall_nanos - median.dispatch_nanos),
+            reexecuted_txs: median.reexecuted_txs,
+            reexecuted_gas: median.reexecuted_gas,
+            efficiency: speedup / dag_bound,
+            fallback: median.fallback,
+            predicted_speedup: median.predicted_speedup,
+        };
+        (figures, index)
+    }
+}
+
+/// A compared router's run of one block (`--compare`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ComparedBlock {
+    /// The router.
+    pub router: String,
+    /// Its figures, timed in the same repetitions as the block's own.
+    #[serde(flatten)]
+    pub parallel: ParallelFigures,
+}
+
+/// A router's totals over the replay.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RouterTotals {
+    /// The router.
+    pub router: String,
+    /// Total parallel time (sum of per-block medians).
+    pub parallel_seconds: f64,
+    /// Aggregate speedup: total sequential ÷ total parallel time.
+    pub speedup: f64,
+    /// Total routing time (of the median runs).
+    pub routing_seconds: f64,
+    /// Transactions re-executed at commit.
+    pub reexecuted_txs: usize,
+    /// Gas re-executed at commit.
+    pub reexecuted_gas: u64,
+    /// Re-executed gas ÷ all gas.
+    pub reexecuted_gas_share: f64,
+    /// Aggregate speedup ÷ aggregate DAG bound.
+    pub efficiency: f64,
+    /// Blocks that ran sequentially by the fallback.
+    pub fallback_blocks: usize,
+}
+
+impl RouterTotals {
+    /// The totals of `router`'s figures, one per block (`blocks` gives the sequential time and
+    /// gas each is measured against), over an aggregate DAG bound of `dag_bound`.
+    fn of<'a>(
+        router: &str,
+        blocks: impl Iterator<Item = (&'a BlockReport, &'a ParallelFigures)>,
+        dag_bound: f64,
+    ) -> Self {
+        let mut t = Self {
+            router: router.to_owned(),
+            ..Self::default()
+        };
+        let (mut sequential, mut gas) = (0.0, 0);
+        for (b, p) in blocks {
+            sequential += b.sequential_seconds;
+            gas += b.gas;
+            t.parallel_seconds += p.parallel_seconds;
+            t.routing_seconds += p.routing_seconds;
+            t.reexecuted_txs += p.reexecuted_txs;
+            t.reexecuted_gas += p.reexecuted_gas;
+            t.fallback_blocks += usize::from(p.fallback.is_some());
+        }
+        if t.parallel_seconds > 0.0 {
+            t.speedup = sequential / t.parallel_seconds;
+            t.efficiency = t.speedup / dag_bound;
+        }
+        if gas > 0 {
+            t.reexecuted_gas_share = t.reexecuted_gas as f64 / gas as f64;
+        }
+        t
+    }
 }
 
 /// The aggregate of a replay; printed as the JSON summary.
@@ -173,14 +298,17 @@ pub struct ReplaySummary {
     pub fallback_blocks: usize,
     /// Aggregate projections for `--simulate-pools`.
     pub simulated: Vec<Projection>,
+    /// The totals of `--compare`'s routers, in its order.
+    pub compared: Vec<RouterTotals>,
     /// Per-block figures.
     pub per_block: Vec<BlockReport>,
 }
 
 /// Runs the replay, writing one line per block and a summary to `out`.
 pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySummary> {
-    // The router first: a bad `--router`/`--model` is reported before any path is read.
-    let router = build_router(&args.router, args.model.as_deref())?;
+    // The routers first: a bad `--router`/`--compare`/`--model` is reported before any path
+    // is read.
+    let routers = build_routers(args)?;
     let mut dirs = Vec::new();
     for path in &args.paths {
         if !path.exists() {
@@ -192,7 +320,7 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<ReplaySumm
         let fixture = BlockFixture::load(&dir).map_err(|e| format!("cannot load: {e}"));
         (dir, fixture)
     });
-    replay_with(args, router.as_ref(), blocks, out)
+    replay_with(args, &routers, blocks, out)
 }
 
 /// Replays `blocks` (each named by a path, loaded lazily; a load error is reported as that
@@ -203,13 +331,13 @@ pub fn replay_blocks(
     blocks: impl ExactSizeIterator<Item = (PathBuf, Result<BlockFixture, String>)>,
     out: &mut impl Write,
 ) -> anyhow::Result<ReplaySummary> {
-    let router = build_router(&args.router, args.model.as_deref())?;
-    replay_with(args, router.as_ref(), blocks, out)
+    let routers = build_routers(args)?;
+    replay_with(args, &routers, blocks, out)
 }
 
 fn replay_with(
     args: &ReplayArgs,
-    router: &dyn Router,
+    routers: &[Box<dyn Router>],
     blocks: impl ExactSizeIterator<Item = (PathBuf, Result<BlockFixture, String>)>,
     out: &mut impl Write,
 ) -> anyhow::Result<ReplaySummary> {
@@ -249,7 +377,7 @@ fn replay_with(
                 args,
                 fixture,
                 executor.as_ref(),
-                router,
+                routers,
                 log.as_mut(),
             ))?,
             Err(mismatch) => BlockReport {
@@ -281,7 +409,7 @@ async fn replay_block(
     args: &ReplayArgs,
     fixture: BlockFixture,
     executor: Option<&ParallelExecutor>,
-    router: &dyn Router,
+    routers: &[Box<dyn Router>],
     log: Option<&mut TrafficLogWriter>,
 ) -> anyhow::Result<BlockReport> {
     let mut report = BlockReport {
@@ -318,63 +446,81 @@ async fn replay_block(
         }
     };
     let oracle = OracleFacts::from_run(&block, &reference.result.outcomes, &reference.tx_nanos);
-    let run_parallel =
-        async |executor: &ParallelExecutor, forced: bool, mismatches: &mut Vec<String>| {
-            let run = if forced {
-                executor
-                    .warm_up(&block, base.clone(), router, Some(&oracle))
-                    .await
-            } else {
-                executor
-                    .execute(&block, base.clone(), router, Some(&oracle))
-                    .await
-            };
-            match run {
-                Ok(run) => {
-                    let found = check::against_header(&block, &run.result)
-                        .into_iter()
-                        .chain(check::against_reference(&reference.result, &run.result));
-                    mismatches.extend(found.map(|m| format!("parallel: {m}")));
-                    Some(ParallelSummary::of(run))
-                }
-                Err(e) => {
-                    mismatches.push(format!("parallel execution failed: {e}"));
-                    None
-                }
-            }
-        };
-    let mut seq_walls = Vec::new();
-    let mut parallel: Vec<ParallelSummary> = Vec::new();
-    if let Some(executor) = executor {
-        for forced in [true, false] {
-            if run_parallel(executor, forced, &mut report.mismatches)
+    // A mismatch names the router when several run.
+    let label = |k: usize| match k {
+        0 if routers.len() == 1 => "parallel".to_owned(),
+        _ => format!("parallel ({})", routers[k].name()),
+    };
+    let run_parallel = async |executor: &ParallelExecutor,
+                              k: usize,
+                              forced: bool,
+                              mismatches: &mut Vec<String>| {
+        let router = routers[k].as_ref();
+        let run = if forced {
+            executor
+                .warm_up(&block, base.clone(), router, Some(&oracle))
                 .await
-                .is_none()
-            {
-                return Ok(report);
+        } else {
+            executor
+                .execute(&block, base.clone(), router, Some(&oracle))
+                .await
+        };
+        match run {
+            Ok(run) => {
+                let found = check::against_header(&block, &run.result)
+                    .into_iter()
+                    .chain(check::against_reference(&reference.result, &run.result));
+                mismatches.extend(found.map(|m| format!("{}: {m}", label(k))));
+                Some(ParallelSummary::of(run))
+            }
+            Err(e) => {
+                mismatches.push(format!("{} execution failed: {e}", label(k)));
+                None
+            }
+        }
+    };
+    let mut seq_walls = Vec::new();
+    // Each router's checked runs, in `routers`' order.
+    let mut parallel: Vec<Vec<ParallelSummary>> = routers.iter().map(|_| Vec::new()).collect();
+    if let Some(executor) = executor {
+        for k in 0..routers.len() {
+            for forced in [true, false] {
+                if run_parallel(executor, k, forced, &mut report.mismatches)
+                    .await
+                    .is_none()
+                {
+                    return Ok(report);
+                }
             }
         }
     }
     // A block of a few microseconds is timed near the clock's resolution and one cache miss
-    // off: it repeats until its sequential side has run `MIN_TIMED_NANOS` in all.
+    // off: it repeats until its sequential side has run `MIN_TIMED_NANOS` in all. Each
+    // repetition times every router in a pair with a sequential run, in alternating order
+    // (P S, S P, ...), the routers taking turns to go first: so every parallel run follows a
+    // sequential one, whatever its router's place (one that followed another router's run
+    // would find the pools awake, and win by its place).
     let mut repeat = 0;
     while repeat < args.repeat
         || (seq_walls.iter().sum::<u64>() < MIN_TIMED_NANOS && repeat < MAX_REPEAT)
     {
         let parallel_first = repeat % 2 == 0;
-        repeat += 1;
-        if !parallel_first {
-            seq_walls.push(time_sequential(&block, &base)?);
-        }
-        if let Some(executor) = executor {
-            match run_parallel(executor, false, &mut report.mismatches).await {
-                Some(run) => parallel.push(run),
-                None => return Ok(report),
+        for turn in 0..routers.len() {
+            let k = (turn + repeat as usize) % routers.len();
+            if !parallel_first {
+                seq_walls.push(time_sequential(&block, &base)?);
+            }
+            if let Some(executor) = executor {
+                match run_parallel(executor, k, false, &mut report.mismatches).await {
+                    Some(run) => parallel[k].push(run),
+                    None => return Ok(report),
+                }
+            }
+            if parallel_first {
+                seq_walls.push(time_sequential(&block, &base)?);
             }
         }
-        if parallel_first {
-            seq_walls.push(time_sequential(&block, &base)?);
-        }
+        repeat += 1;
     }
     let median_seq = median_index(&seq_walls);
     report.gas = reference.result.gas_used;
@@ -385,12 +531,6 @@ async fn replay_block(
             .push(format!("sequential vs chain: {mismatch}"));
     }
 
-    let walls: Vec<u64> = parallel.iter().map(|r| r.wall_nanos).collect();
-    let median_parallel = if walls.is_empty() {
-        0
-    } else {
-        median_index(&walls)
-    };
     let pools = args.pools.max(1);
     let shape = DagShape::new(
         &block,
@@ -401,22 +541,21 @@ async fn replay_block(
     report.dag_bound = shape.bound(pools);
     report.shape = Some(shape);
 
-    if !parallel.is_empty() {
-        let median = &parallel[median_parallel];
-        report.parallel_seconds = secs(median.wall_nanos);
-        report.speedup = report.sequential_seconds / report.parallel_seconds.max(1e-12);
-        report.routing_seconds = secs(median.routing_nanos);
-        report.pools_seconds = secs(median.dispatch_nanos);
-        report.commit_seconds = secs(median.wall_nanos - median.dispatch_nanos);
-        report.reexecuted_txs = median.reexecuted_txs;
-        report.reexecuted_gas = median.reexecuted_gas;
-        report.efficiency = report.speedup / report.dag_bound;
-        report.fallback = median.fallback;
-        report.predicted_speedup = median.predicted_speedup;
+    let mut median_parallel = 0;
+    for (k, runs) in parallel.iter().enumerate() {
+        let (figures, median) =
+            ParallelFigures::of(runs, report.sequential_seconds, report.dag_bound);
+        match k {
+            0 => (report.parallel, median_parallel) = (figures, median),
+            _ => report.compared.push(ComparedBlock {
+                router: routers[k].name().to_owned(),
+                parallel: figures,
+            }),
+        }
     }
 
     if let Some(log) = log {
-        let record = traffic_record(&block, &base, &reference, parallel.get(median_parallel))?;
+        let record = traffic_record(&block, &base, &reference, parallel[0].get(median_parallel))?;
         log.append(&record).context("writing the traffic log")?;
     }
 
@@ -433,7 +572,7 @@ async fn replay_block(
             &base,
             &reference,
             &oracle,
-            router,
+            routers[0].as_ref(),
             &args.simulate_pools,
             costs,
         );
@@ -569,10 +708,6 @@ fn summarize(args: &ReplayArgs, per_block: Vec<BlockReport>) -> ReplaySummary {
         s.gas += b.gas;
         s.mismatches += usize::from(!b.mismatches.is_empty());
         s.sequential_seconds += b.sequential_seconds;
-        s.parallel_seconds += b.parallel_seconds;
-        s.reexecuted_txs += b.reexecuted_txs;
-        s.reexecuted_gas += b.reexecuted_gas;
-        s.fallback_blocks += usize::from(b.fallback.is_some());
         if let Some(shape) = b.shape {
             let total = shape.total_nanos as f64;
             work += total;
@@ -580,15 +715,28 @@ fn summarize(args: &ReplayArgs, per_block: Vec<BlockReport>) -> ReplaySummary {
         }
     }
     s.dag_bound = if dag_time > 0.0 { work / dag_time } else { 1.0 };
-    if s.parallel_seconds > 0.0 {
-        s.speedup = s.sequential_seconds / s.parallel_seconds;
-        s.efficiency = s.speedup / s.dag_bound;
+    let own = RouterTotals::of(
+        &s.router,
+        per_block.iter().map(|b| (b, &b.parallel)),
+        s.dag_bound,
+    );
+    (s.parallel_seconds, s.speedup, s.efficiency) =
+        (own.parallel_seconds, own.speedup, own.efficiency);
+    (s.reexecuted_txs, s.reexecuted_gas) = (own.reexecuted_txs, own.reexecuted_gas);
+    (s.reexecuted_gas_share, s.fallback_blocks) = (own.reexecuted_gas_share, own.fallback_blocks);
+    if args.pools > 0 {
+        s.compared = args
+            .compare
+            .iter()
+            .enumerate()
+            .map(|(k, router)| {
+                let figures = per_block
+                    .iter()
+                    .filter_map(|b| Some((b, &b.compared.get(k)?.parallel)));
+                RouterTotals::of(router, figures, s.dag_bound)
+            })
+            .collect();
     }
-    s.reexecuted_gas_share = if s.gas > 0 {
-        s.reexecuted_gas as f64 / s.gas as f64
-    } else {
-        0.0
-    };
     s.simulated = args
         .simulate_pools
         .iter()
@@ -631,18 +779,31 @@ fn block_line(b: &BlockReport, pools: usize) -> String {
         b.gas,
         fmt_secs(b.sequential_seconds)
     );
-    if pools > 0 && b.parallel_seconds > 0.0 {
+    let p = &b.parallel;
+    if pools > 0 && p.parallel_seconds > 0.0 {
         line += &format!(
             "  par {:>9}  {:>5.2}x  reexec {:>4} ({:>5.2}% gas)  dag {:>4.2}x  eff {:>3.0}%",
-            fmt_secs(b.parallel_seconds),
-            b.speedup,
-            b.reexecuted_txs,
-            100.0 * b.reexecuted_gas as f64 / b.gas.max(1) as f64,
+            fmt_secs(p.parallel_seconds),
+            p.speedup,
+            p.reexecuted_txs,
+            100.0 * p.reexecuted_gas as f64 / b.gas.max(1) as f64,
             b.dag_bound,
-            100.0 * b.efficiency,
+            100.0 * p.efficiency,
         );
-        if let Some(fallback) = &b.fallback {
+        if let Some(fallback) = &p.fallback {
             line += &format!("  fallback={}", fallback_name(fallback));
+        }
+        for c in &b.compared {
+            line += &format!(
+                "  | {} {:>9}  {:>5.2}x  reexec {:>4}",
+                c.router,
+                fmt_secs(c.parallel.parallel_seconds),
+                c.parallel.speedup,
+                c.parallel.reexecuted_txs
+            );
+            if c.parallel.fallback.is_some() {
+                line += "  fallback";
+            }
         }
     }
     format!("{line}  {status}")
@@ -680,6 +841,21 @@ fn summary_lines(s: &ReplaySummary) -> Vec<String> {
             100.0 * s.reexecuted_gas_share,
             s.fallback_blocks
         ));
+        for c in &s.compared {
+            lines.push(format!(
+                "compared, router {}: {}  speedup {:.2}x ({:.3} of {}'s)  efficiency {:.0}%  \
+                 re-executed {} txs, {:.2}% of gas  fallback {} blocks",
+                c.router,
+                fmt_secs(c.parallel_seconds),
+                c.speedup,
+                c.speedup / s.speedup.max(f64::EPSILON),
+                s.router,
+                100.0 * c.efficiency,
+                c.reexecuted_txs,
+                100.0 * c.reexecuted_gas_share,
+                c.fallback_blocks
+            ));
+        }
     }
     for p in &s.simulated {
         lines.push(format!(

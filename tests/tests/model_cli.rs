@@ -79,6 +79,8 @@ fn replay_logs_train_and_route_with_the_model() {
         "model",
         "--model",
         model.to_str().unwrap(),
+        "--compare",
+        "contract,oracle",
         "--json",
         &dir,
     ]);
@@ -87,10 +89,52 @@ fn replay_logs_train_and_route_with_the_model() {
         "{}",
         String::from_utf8_lossy(&routed.stderr)
     );
+    // Every router's runs are checked against the chain and the reference: one mismatch of
+    // any would count its block.
     let summary = json_summary(&routed);
     assert_eq!(summary["router"], "model");
     assert_eq!(summary["mismatches"], 0);
     assert_eq!(summary["blocks"], blocks);
+    assert_compared(&summary, &["contract", "oracle"]);
+    let stdout = String::from_utf8_lossy(&routed.stdout);
+    assert!(
+        stdout.contains("compared, router contract:")
+            && stdout.contains("compared, router oracle:"),
+        "{stdout}"
+    );
+}
+
+/// `--compare`'s routers appear in its order on every block, and their totals are the sums
+/// of their blocks.
+fn assert_compared(summary: &serde_json::Value, routers: &[&str]) {
+    let totals = summary["compared"].as_array().expect("compared totals");
+    let names: Vec<&str> = totals
+        .iter()
+        .map(|t| t["router"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, routers, "{summary}");
+    let per_block = summary["per_block"].as_array().expect("per-block reports");
+    for (k, total) in totals.iter().enumerate() {
+        let (mut seconds, mut gas, mut fallbacks) = (0.0, 0, 0);
+        for block in per_block {
+            let run = &block["compared"][k];
+            assert_eq!(run["router"], routers[k], "{block}");
+            let parallel = run["parallel_seconds"].as_f64().unwrap();
+            assert!(parallel > 0.0, "{block}");
+            seconds += parallel;
+            gas += run["reexecuted_gas"].as_u64().unwrap();
+            fallbacks += u64::from(!run["fallback"].is_null());
+        }
+        let reported = total["parallel_seconds"].as_f64().unwrap();
+        assert!((reported - seconds).abs() <= 1e-9 * seconds, "{total}");
+        assert_eq!(total["reexecuted_gas"], gas, "{total}");
+        assert_eq!(total["fallback_blocks"], fallbacks, "{total}");
+        let speedup = summary["sequential_seconds"].as_f64().unwrap() / seconds;
+        assert!(
+            (total["speedup"].as_f64().unwrap() - speedup).abs() < 1e-9,
+            "{total}"
+        );
+    }
 }
 
 #[test]
@@ -120,7 +164,23 @@ fn a_corrupt_model_file_is_refused_with_the_reason() {
 
 #[test]
 fn the_model_router_needs_a_model_file() {
-    let output = run_switchyard(&["replay", "--router", "model", "."]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--router model needs --model FILE"));
+    for args in [
+        &["replay", "--router", "model", "."][..],
+        &[
+            "replay",
+            "--router",
+            "contract",
+            "--compare",
+            "oracle,model",
+            ".",
+        ],
+    ] {
+        let output = run_switchyard(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("router model needs --model FILE"),
+            "{stderr}"
+        );
+    }
 }

@@ -155,3 +155,23 @@ fn an_unknown_router_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown router"));
 }
+
+#[test]
+fn a_bad_comparison_is_a_usage_error() {
+    for (args, expected) in [
+        (&["--compare", "contract,magic"][..], "unknown router"),
+        (
+            &["--router", "sender", "--compare", "oracle,sender"],
+            "router sender is named twice",
+        ),
+        (
+            &["--pools", "0", "--compare", "oracle"],
+            "needs --pools of at least 1",
+        ),
+    ] {
+        let output = run_switchyard(&[&["replay"], args, &["."]].concat());
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

@@ -156,6 +156,7 @@ fn replay_args(
         repeat: plan.repeat,
         pools,
         router: router.to_owned(),
+        compare: Vec::new(),
         simulate_pools: if pools == 2 {
             plan.simulate_pools.clone()
         } else {
@@ -378,11 +379,12 @@ pub fn synthetic(
                         accounts,
                         router: router.to_owned(),
                         fallback,
-                        speedup: b.speedup,
-                        reexecuted_gas_share: b.reexecuted_gas as f64 / b.gas.max(1) as f64,
+                        speedup: b.parallel.speedup,
+                        reexecuted_gas_share: b.parallel.reexecuted_gas as f64
+                            / b.gas.max(1) as f64,
                         dag_bound: b.dag_bound,
-                        efficiency: b.efficiency,
-                        fell_back: b.fallback,
+                        efficiency: b.parallel.efficiency,
+                        fell_back: b.parallel.fallback,
                         mismatches: b.mismatches.len(),
                     });
                 }
