@@ -495,32 +495,37 @@ async fn replay_block(
         }
     }
     // A block of a few microseconds is timed near the clock's resolution and one cache miss
-    // off: it repeats until its sequential side has run `MIN_TIMED_NANOS` in all. Each
-    // repetition times every router in a pair with a sequential run, in alternating order
-    // (P S, S P, ...), the routers taking turns to go first: so every parallel run follows a
-    // sequential one, whatever its router's place (one that followed another router's run
-    // would find the pools awake, and win by its place).
-    let mut repeat = 0;
+    // off: it repeats until its sequential side has run `MIN_TIMED_NANOS` in all. Each router
+    // in turn times two pairs, P S S P, before the next router's (one pair when one is left):
+    // for one router, the alternating pairs above. With several, each router's runs meet the
+    // same neighbours: its first parallel run follows another's (the pools awake), its second
+    // a sequential run (the pools idle). Pairs rotated one router at a time gave the first
+    // place to some routers more often than to others.
+    let (mut repeat, mut round) = (0, 0);
     while repeat < args.repeat
         || (seq_walls.iter().sum::<u64>() < MIN_TIMED_NANOS && repeat < MAX_REPEAT)
     {
-        let parallel_first = repeat % 2 == 0;
+        let pairs = if repeat + 1 < args.repeat { 2 } else { 1 };
         for turn in 0..routers.len() {
-            let k = (turn + repeat as usize) % routers.len();
-            if !parallel_first {
-                seq_walls.push(time_sequential(&block, &base)?);
-            }
-            if let Some(executor) = executor {
-                match run_parallel(executor, k, false, &mut report.mismatches).await {
-                    Some(run) => parallel[k].push(run),
-                    None => return Ok(report),
+            let k = (turn + round) % routers.len();
+            for pair in 0..pairs {
+                let parallel_first = (repeat + pair) % 2 == 0;
+                if !parallel_first {
+                    seq_walls.push(time_sequential(&block, &base)?);
+                }
+                if let Some(executor) = executor {
+                    match run_parallel(executor, k, false, &mut report.mismatches).await {
+                        Some(run) => parallel[k].push(run),
+                        None => return Ok(report),
+                    }
+                }
+                if parallel_first {
+                    seq_walls.push(time_sequential(&block, &base)?);
                 }
             }
-            if parallel_first {
-                seq_walls.push(time_sequential(&block, &base)?);
-            }
         }
-        repeat += 1;
+        repeat += pairs;
+        round += 1;
     }
     let median_seq = median_index(&seq_walls);
     report.gas = reference.result.gas_used;
