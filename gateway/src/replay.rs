@@ -433,9 +433,9 @@ async fn replay_block(
     // (on this VM an idle core wakes 0.5-3 ms late) while the sequential side was warm;
     // without the second, a declined block's timed fallback ran cold after the pools'
     // warm-up.
-    // Timed runs then come in pairs whose order alternates (P S, S P, P S, ...), so neither
-    // side always runs first; each run is dropped as soon as it is checked, so neither side
-    // runs with the other's results still occupying memory.
+    // Timed runs then come in pairs whose order alternates (P S, S P; below), so neither side
+    // always runs first; each run is dropped as soon as it is checked, so neither side runs
+    // with the other's results still occupying memory.
     let reference = match execute_sequential(&block, base.clone()) {
         Ok(run) => run,
         Err(e) => {
@@ -496,11 +496,12 @@ async fn replay_block(
     }
     // A block of a few microseconds is timed near the clock's resolution and one cache miss
     // off: it repeats until its sequential side has run `MIN_TIMED_NANOS` in all. Each router
-    // in turn times two pairs, P S S P, before the next router's (one pair when one is left):
-    // for one router, the alternating pairs above. With several, each router's runs meet the
-    // same neighbours: its first parallel run follows another's (the pools awake), its second
-    // a sequential run (the pools idle). Pairs rotated one router at a time gave the first
-    // place to some routers more often than to others.
+    // in turn times two pairs, P S S P, before the next router's: for one router, the
+    // alternating pairs above. With several, each router's runs meet the same neighbours: its
+    // first parallel run follows another's (the pools awake), its second a sequential run (the
+    // pools idle). A pair left over runs S P, so that it meets the same for every router.
+    // (Pairs rotated one router at a time gave the first place to some routers more often
+    // than to others.)
     let (mut repeat, mut round) = (0, 0);
     while repeat < args.repeat
         || (seq_walls.iter().sum::<u64>() < MIN_TIMED_NANOS && repeat < MAX_REPEAT)
@@ -509,7 +510,7 @@ async fn replay_block(
         for turn in 0..routers.len() {
             let k = (turn + round) % routers.len();
             for pair in 0..pairs {
-                let parallel_first = (repeat + pair) % 2 == 0;
+                let parallel_first = pairs == 2 && pair == 0;
                 if !parallel_first {
                     seq_walls.push(time_sequential(&block, &base)?);
                 }
