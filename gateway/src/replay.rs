@@ -278,24 +278,11 @@ pub struct ReplaySummary {
     pub sequential_seconds: f64,
     /// Pools used for the parallel run.
     pub pools: usize,
-    /// Router used for the parallel run.
-    pub router: String,
-    /// Total parallel time (sum of per-block medians).
-    pub parallel_seconds: f64,
-    /// Aggregate speedup: total sequential ÷ total parallel time.
-    pub speedup: f64,
-    /// Transactions re-executed at commit.
-    pub reexecuted_txs: usize,
-    /// Gas re-executed at commit.
-    pub reexecuted_gas: u64,
-    /// Re-executed gas ÷ all gas.
-    pub reexecuted_gas_share: f64,
+    /// The totals of `--router` (`none` without pools).
+    #[serde(flatten)]
+    pub parallel: RouterTotals,
     /// Aggregate DAG bound: total work ÷ Σ max(work ÷ pools, critical path).
     pub dag_bound: f64,
-    /// Aggregate speedup ÷ aggregate DAG bound.
-    pub efficiency: f64,
-    /// Blocks that ran sequentially by the fallback.
-    pub fallback_blocks: usize,
     /// Aggregate projections for `--simulate-pools`.
     pub simulated: Vec<Projection>,
     /// The totals of `--compare`'s routers, in its order.
@@ -701,11 +688,6 @@ fn summarize(args: &ReplayArgs, per_block: Vec<BlockReport>) -> ReplaySummary {
     let mut s = ReplaySummary {
         blocks: per_block.len(),
         pools: args.pools,
-        router: if args.pools == 0 {
-            "none".into()
-        } else {
-            args.router.clone()
-        },
         ..Default::default()
     };
     let (mut work, mut dag_time) = (0f64, 0f64);
@@ -721,28 +703,28 @@ fn summarize(args: &ReplayArgs, per_block: Vec<BlockReport>) -> ReplaySummary {
         }
     }
     s.dag_bound = if dag_time > 0.0 { work / dag_time } else { 1.0 };
-    let own = RouterTotals::of(
-        &s.router,
+    let router = if args.pools == 0 {
+        "none"
+    } else {
+        &args.router
+    };
+    s.parallel = RouterTotals::of(
+        router,
         per_block.iter().map(|b| (b, &b.parallel)),
         s.dag_bound,
     );
-    (s.parallel_seconds, s.speedup, s.efficiency) =
-        (own.parallel_seconds, own.speedup, own.efficiency);
-    (s.reexecuted_txs, s.reexecuted_gas) = (own.reexecuted_txs, own.reexecuted_gas);
-    (s.reexecuted_gas_share, s.fallback_blocks) = (own.reexecuted_gas_share, own.fallback_blocks);
-    if args.pools > 0 {
-        s.compared = args
-            .compare
-            .iter()
-            .enumerate()
-            .map(|(k, router)| {
-                let figures = per_block
-                    .iter()
-                    .filter_map(|b| Some((b, &b.compared.get(k)?.parallel)));
-                RouterTotals::of(router, figures, s.dag_bound)
-            })
-            .collect();
-    }
+    // `--compare` needs pools (`build_routers`).
+    s.compared = args
+        .compare
+        .iter()
+        .enumerate()
+        .map(|(k, router)| {
+            let figures = per_block
+                .iter()
+                .filter_map(|b| Some((b, &b.compared.get(k)?.parallel)));
+            RouterTotals::of(router, figures, s.dag_bound)
+        })
+        .collect();
     s.simulated = args
         .simulate_pools
         .iter()
@@ -834,18 +816,19 @@ fn summary_lines(s: &ReplaySummary) -> Vec<String> {
         fmt_secs(s.sequential_seconds)
     )];
     if s.pools > 0 {
+        let p = &s.parallel;
         lines.push(format!(
             "parallel ({} pools, router {}): {}  speedup {:.2}x  DAG bound {:.2}x  efficiency {:.0}%  \
              re-executed {} txs, {:.2}% of gas  fallback {} blocks",
             s.pools,
-            s.router,
-            fmt_secs(s.parallel_seconds),
-            s.speedup,
+            p.router,
+            fmt_secs(p.parallel_seconds),
+            p.speedup,
             s.dag_bound,
-            100.0 * s.efficiency,
-            s.reexecuted_txs,
-            100.0 * s.reexecuted_gas_share,
-            s.fallback_blocks
+            100.0 * p.efficiency,
+            p.reexecuted_txs,
+            100.0 * p.reexecuted_gas_share,
+            p.fallback_blocks
         ));
         for c in &s.compared {
             lines.push(format!(
@@ -854,8 +837,8 @@ fn summary_lines(s: &ReplaySummary) -> Vec<String> {
                 c.router,
                 fmt_secs(c.parallel_seconds),
                 c.speedup,
-                c.speedup / s.speedup.max(f64::EPSILON),
-                s.router,
+                c.speedup / p.speedup.max(f64::EPSILON),
+                p.router,
                 100.0 * c.efficiency,
                 c.reexecuted_txs,
                 100.0 * c.reexecuted_gas_share,

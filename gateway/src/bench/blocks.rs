@@ -83,13 +83,13 @@ impl RouterRun {
             router: args.router.clone(),
             pools: args.pools,
             fallback: !args.no_fallback,
-            speedup: summary.speedup,
+            speedup: summary.parallel.speedup,
             sequential_seconds: summary.sequential_seconds,
-            parallel_seconds: summary.parallel_seconds,
-            reexecuted_gas_share: summary.reexecuted_gas_share,
+            parallel_seconds: summary.parallel.parallel_seconds,
+            reexecuted_gas_share: summary.parallel.reexecuted_gas_share,
             dag_bound: summary.dag_bound,
-            efficiency: summary.efficiency,
-            fallback_blocks: summary.fallback_blocks,
+            efficiency: summary.parallel.efficiency,
+            fallback_blocks: summary.parallel.fallback_blocks,
             mismatches: summary.mismatches,
             projected: summary
                 .simulated
