@@ -35,10 +35,16 @@ pub fn estimated_cost(tx: &crate::BlockTx, state: &dyn crate::StateReader) -> u6
 /// A contract's receive or fallback code rarely costs more, and a block misjudged by it only
 /// loses speed; it spares a lookup per such transaction (a cache miss in a large state).
 pub fn presumed_cost(tx: &crate::BlockTx) -> u64 {
-    if tx.env.data.is_empty() && tx.to().is_some() {
-        tx.env.gas_limit.min(TRANSFER_GAS)
+    presumed_cost_of(tx.env.gas_limit, !tx.env.data.is_empty(), tx.to().is_some())
+}
+
+/// [`presumed_cost`] from a transaction's gas limit, whether it has input and whether it is a
+/// call (not a creation): for those who hold a summary of it, such as a traffic log.
+pub fn presumed_cost_of(gas_limit: u64, has_input: bool, is_call: bool) -> u64 {
+    if !has_input && is_call {
+        gas_limit.min(TRANSFER_GAS)
     } else {
-        tx.env.gas_limit
+        gas_limit
     }
 }
 

@@ -403,7 +403,9 @@ where
             .iter()
             .map(|tx| estimated_cost(tx, base.as_ref()))
             .collect();
-        let costs = router.known_costs(&estimates, oracle).unwrap_or(estimates);
+        let costs = router
+            .known_costs(block, &estimates, oracle)
+            .unwrap_or(estimates);
         let total_cost: u64 = costs.iter().sum();
         // A block too small to win even with perfect routing is not routed at all.
         let hopeless = may_fall_back

@@ -174,22 +174,30 @@ impl OracleFacts {
     /// The measured times as costs in the units of `estimates`: their total is kept, and
     /// shared out in proportion to the times. `None` when the times are unknown.
     pub fn costs(&self, estimates: &[u64]) -> Option<Vec<u64>> {
-        let nanos: u128 = self.tx_nanos.iter().map(|n| u128::from(*n)).sum();
-        if self.tx_nanos.len() != estimates.len() || nanos == 0 {
-            return None;
-        }
-        let total: u128 = estimates.iter().map(|c| u128::from(*c)).sum();
-        Some(
-            self.tx_nanos
-                .iter()
-                .map(|n| {
-                    u64::try_from(u128::from(*n) * total / nanos)
-                        .unwrap_or(u64::MAX)
-                        .max(1)
-                })
-                .collect(),
-        )
+        share_in_proportion(estimates, &self.tx_nanos)
     }
+}
+
+/// The total of `estimates`, shared out in proportion to `weights` (each share at least 1):
+/// costs known better than the estimates, in the estimates' units, so that the executor's
+/// cost model, which rates the total, is unchanged. `None` when the lengths differ or every
+/// weight is 0.
+pub fn share_in_proportion(estimates: &[u64], weights: &[u64]) -> Option<Vec<u64>> {
+    let sum: u128 = weights.iter().map(|w| u128::from(*w)).sum();
+    if weights.len() != estimates.len() || sum == 0 {
+        return None;
+    }
+    let total: u128 = estimates.iter().map(|c| u128::from(*c)).sum();
+    Some(
+        weights
+            .iter()
+            .map(|w| {
+                u64::try_from(u128::from(*w) * total / sum)
+                    .unwrap_or(u64::MAX)
+                    .max(1)
+            })
+            .collect(),
+    )
 }
 
 /// Decides groups and pools for a block.
@@ -220,9 +228,15 @@ pub trait Router: Send + Sync + fmt::Debug {
         true
     }
 
-    /// Costs the router knows better than the executor's `estimates` (gas limits), in the same
-    /// units; `None` keeps the estimates. Only the oracle knows better: measured times.
-    fn known_costs(&self, _estimates: &[u64], _oracle: Option<&OracleFacts>) -> Option<Vec<u64>> {
+    /// Costs of `block`'s transactions the router knows better than the executor's
+    /// `estimates` (gas limits), in the same units ([`share_in_proportion`]); `None` keeps the
+    /// estimates. The oracle knows measured times; a learned router may predict them.
+    fn known_costs(
+        &self,
+        _block: &Block,
+        _estimates: &[u64],
+        _oracle: Option<&OracleFacts>,
+    ) -> Option<Vec<u64>> {
         None
     }
 
@@ -448,7 +462,12 @@ impl Router for OracleRouter {
         uf.groups()
     }
 
-    fn known_costs(&self, estimates: &[u64], oracle: Option<&OracleFacts>) -> Option<Vec<u64>> {
+    fn known_costs(
+        &self,
+        _block: &Block,
+        estimates: &[u64],
+        oracle: Option<&OracleFacts>,
+    ) -> Option<Vec<u64>> {
         oracle.and_then(|facts| facts.costs(estimates))
     }
 }
@@ -661,10 +680,14 @@ mod tests {
             ..facts.clone()
         };
         assert_eq!(unknown.costs(&[250; 4]), None);
+        let (block, _) = crate::synthetic::independent_transfers(4);
         assert_eq!(
-            OracleRouter.known_costs(&[250; 4], Some(&facts)),
+            OracleRouter.known_costs(&block, &[250; 4], Some(&facts)),
             facts.costs(&[250; 4])
         );
-        assert_eq!(ContractRouter.known_costs(&[250; 4], Some(&facts)), None);
+        assert_eq!(
+            ContractRouter.known_costs(&block, &[250; 4], Some(&facts)),
+            None
+        );
     }
 }

@@ -657,7 +657,7 @@ fn project(
 ) -> Vec<Projection> {
     let gas_limits: Vec<u64> = block.txs.iter().map(|t| t.env.gas_limit).collect();
     let tx_costs = router
-        .known_costs(&gas_limits, Some(oracle))
+        .known_costs(block, &gas_limits, Some(oracle))
         .unwrap_or(gas_limits);
     pool_counts
         .iter()

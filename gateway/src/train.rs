@@ -3,7 +3,7 @@
 use crate::progress;
 use anyhow::Context as _;
 use std::{io::Write, path::PathBuf};
-use switchyard_model::{TrainOptions, TrainProgress, TrainReport, train::Algo};
+use switchyard_model::{TrainOptions, TrainProgress, TrainReport, costs::CostReport, train::Algo};
 
 /// Arguments of `switchyard train`.
 #[derive(Debug, Clone, clap::Args)]
@@ -81,6 +81,31 @@ pub fn run(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<TrainReport
             "{name:<24} {:>9.4} {:>9.4} {:>9.4} {:>9.4}",
             m.precision, m.recall, m.f1, m.auc
         )?;
+    }
+    match &report.costs {
+        CostReport::Learned {
+            rows,
+            r2,
+            holdout_r2,
+            holdout_share_error,
+            estimate_share_error,
+        } => {
+            let figure = |x: &Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.3}"));
+            writeln!(
+                out,
+                "costs: execution times learned from {rows} transactions (R² {r2:.3}, held-out {}); \
+                 held-out blocks' time shares off by {} against {} for gas estimates",
+                figure(holdout_r2),
+                figure(holdout_share_error),
+                figure(estimate_share_error),
+            )?;
+        }
+        CostReport::Skipped { reason } => {
+            writeln!(
+                out,
+                "costs: not learned, packing uses gas estimates: {reason}"
+            )?;
+        }
     }
     writeln!(
         out,

@@ -6,7 +6,8 @@
 //! times, in this process:
 //! - `sequential`: the block's sequential execution (revm, receipts, post-state);
 //! - `contract` and `model`: the routing step as the parallel executor takes it, the costs
-//!   estimated from the state and the router's `route` (groups and packing onto 2 pools).
+//!   estimated from the state (then predicted, for `model`, by its cost predictor) and the
+//!   router's `route` (groups and packing onto 2 pools).
 //!
 //! It ends with each block's routing as a share of its sequential time, from the means
 //! criterion saved (`target/criterion/routing-<block>/`).
@@ -35,14 +36,18 @@ const HOLDOUT: f64 = 12.0 / 42.0;
 /// The functions timed per block, in the order of the summary.
 const FUNCTIONS: [&str; 3] = ["sequential", "contract", "model"];
 
-/// The routing step of the parallel executor: cost estimates from the state, then the router.
+/// The routing step of the parallel executor: cost estimates from the state, the costs the
+/// router knows better, then the router.
 fn route(router: &dyn Router, e: &MainnetBlock) -> usize {
-    let costs: Vec<u64> = e
+    let estimates: Vec<u64> = e
         .block
         .txs
         .iter()
         .map(|tx| estimated_cost(tx, e.state.as_ref()))
         .collect();
+    let costs = router
+        .known_costs(&e.block, &estimates, None)
+        .unwrap_or(estimates);
     let routing = router.route(&RouteInput {
         block: &e.block,
         costs: &costs,

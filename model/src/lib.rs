@@ -14,6 +14,7 @@
 //! - [`dataset`]: labelled pairs from traffic records.
 //! - [`classifier`]: the fitted logistic regression and decision tree, as stored and scored.
 //! - [`eval`]: precision, recall, F1, AUC and the threshold rule.
+//! - [`costs`]: each transaction's execution time predicted from its envelope, for packing.
 //! - [`mod@train`]: training with linfa, split by block, with a held-out report.
 //! - [`model`]: the versioned model file ([`Model`]).
 //! - [`router`]: the `model` router ([`ModelRouter`]).
@@ -24,6 +25,7 @@
 //! execution).
 
 pub mod classifier;
+pub mod costs;
 pub mod dataset;
 pub mod error;
 pub mod eval;

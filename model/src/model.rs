@@ -1,12 +1,16 @@
 //! The model file: a versioned JSON document holding the classifier, the feature schema it
-//! was trained under, the conflict-rate table, the threshold and a training summary.
+//! was trained under, the conflict-rate table, the threshold, the cost predictor and a
+//! training summary.
 //!
-//! [`Model::load`] checks, in this order: the JSON parses, the `format` and `format_version`
-//! are this build's, the feature schema (version and hash) is this build's, and the classifier
-//! is well formed. Each failure is a typed [`Error`]; nothing falls back silently.
+//! [`Model::load`] checks, in this order: the JSON parses, the `format` is this build's and its
+//! `format_version` one this build reads, the feature schema (version and hash) is this
+//! build's, and the classifier and the cost predictor are well formed. Each failure is a typed
+//! [`Error`]; nothing falls back silently. A version 1 file has no cost predictor: its router
+//! packs by the executor's estimates, as it did.
 
 use crate::{
     classifier::Classifier,
+    costs::CostPredictor,
     error::{Error, Result},
     eval::{PairMetrics, ThresholdChoice},
     facts::{CodeLookup, TxFacts},
@@ -21,8 +25,11 @@ use std::{cell::Cell, collections::BTreeMap, path::Path};
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "switchyard-conflict-model";
-/// The model file layout version (independent of the feature schema).
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// The model file layout version this build writes (independent of the feature schema).
+/// Version 2 added `costs`.
+pub const MODEL_FORMAT_VERSION: u32 = 2;
+/// The oldest layout version this build reads.
+pub const MODEL_FORMAT_VERSION_OLDEST: u32 = 1;
 
 /// The feature schema a model was trained under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +75,7 @@ pub struct TrainingSummary {
 pub struct Model {
     /// Always [`MODEL_FORMAT`].
     pub format: String,
-    /// Always [`MODEL_FORMAT_VERSION`].
+    /// [`MODEL_FORMAT_VERSION`] when written by this build.
     pub format_version: u32,
     /// The feature schema it expects.
     pub schema: Schema,
@@ -80,6 +87,10 @@ pub struct Model {
     pub classifier: Classifier,
     /// Conflict rates per (contract, selector).
     pub rates: RateTable,
+    /// Predicts each transaction's execution time, for packing; `None` when the logs carried
+    /// no calldata sizes (and in version 1 files).
+    #[serde(default)]
+    pub costs: Option<CostPredictor>,
     /// The training data and held-out quality.
     pub training: TrainingSummary,
 }
@@ -90,6 +101,7 @@ impl Model {
         classifier: Classifier,
         rates: RateTable,
         threshold_choice: ThresholdChoice,
+        costs: Option<CostPredictor>,
         training: TrainingSummary,
     ) -> Self {
         Self {
@@ -100,6 +112,7 @@ impl Model {
             threshold_choice,
             classifier,
             rates,
+            costs,
             training,
         }
     }
@@ -131,9 +144,13 @@ impl Model {
             hash: String,
         }
         let header: Header = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
-        if header.format != MODEL_FORMAT || header.format_version != MODEL_FORMAT_VERSION {
+        if header.format != MODEL_FORMAT
+            || !(MODEL_FORMAT_VERSION_OLDEST..=MODEL_FORMAT_VERSION)
+                .contains(&header.format_version)
+        {
             return Err(corrupt(format!(
-                "format {:?} v{}, expected {MODEL_FORMAT:?} v{MODEL_FORMAT_VERSION}",
+                "format {:?} v{}, expected {MODEL_FORMAT:?} v{MODEL_FORMAT_VERSION_OLDEST} to \
+                 v{MODEL_FORMAT_VERSION}",
                 header.format, header.format_version
             )));
         }
@@ -149,6 +166,9 @@ impl Model {
         }
         let model: Self = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
         model.classifier.check().map_err(corrupt)?;
+        if let Some(costs) = &model.costs {
+            costs.check().map_err(corrupt)?;
+        }
         if !model.threshold.is_finite() {
             return Err(corrupt(format!(
                 "threshold {} is not finite",

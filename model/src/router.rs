@@ -1,4 +1,5 @@
-//! The `model` router: groups transactions the model predicts to conflict.
+//! The `model` router: groups transactions the model predicts to conflict, and costs them by
+//! the model's predicted execution times when it has a cost predictor ([`crate::costs`]).
 //!
 //! For each block: facts of every transaction (a plain transfer's target is looked up for code
 //! only if the transfer is in a scored pair), candidate pairs (sparse, [`crate::pairs`]), a score
@@ -21,7 +22,7 @@ use std::sync::{
 };
 use switchyard_executors::{
     Block, StateReader,
-    router::{RouteInput, Router, UnionFind},
+    router::{OracleFacts, RouteInput, Router, UnionFind},
 };
 
 /// A pair threshold that can be read and changed from other threads; clones share it.
@@ -112,6 +113,16 @@ impl ModelRouter {
 impl Router for ModelRouter {
     fn name(&self) -> &str {
         "model"
+    }
+
+    /// The model's predicted execution times, when it has a cost predictor.
+    fn known_costs(
+        &self,
+        block: &Block,
+        estimates: &[u64],
+        _oracle: Option<&OracleFacts>,
+    ) -> Option<Vec<u64>> {
+        self.model.costs.as_ref()?.costs(block, estimates)
     }
 
     fn groups(&self, input: &RouteInput<'_>) -> Vec<Vec<usize>> {

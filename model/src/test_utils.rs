@@ -71,6 +71,11 @@ fn tx(sender: Address, to: Address, selector: Option<[u8; 4]>, calldata: &[Addre
         .collect();
     candidate_keys.sort_unstable();
     candidate_keys.dedup();
+    let calldata_bytes = if selector.is_some() {
+        4 + 32 * calldata.len() as u32
+    } else {
+        0
+    };
     TxRecord {
         hash: B256::ZERO,
         sender,
@@ -78,6 +83,7 @@ fn tx(sender: Address, to: Address, selector: Option<[u8; 4]>, calldata: &[Addre
         selector: selector.map(Selector::from),
         calldata_addresses,
         gas_limit: if selector.is_some() { 150_000 } else { 21_000 },
+        calldata_bytes: Some(calldata_bytes),
         gas_used: 0,
         moved_value: selector.is_none(),
         to_has_code: selector.is_some(),
@@ -88,7 +94,12 @@ fn tx(sender: Address, to: Address, selector: Option<[u8; 4]>, calldata: &[Addre
         reads_beneficiary: false,
         pool: 0,
         reexecuted: false,
-        nanos: 1_000,
+        // Calls take longer the more calldata they carry, as on mainnet.
+        nanos: if selector.is_some() {
+            3_000 + 20 * u64::from(calldata_bytes)
+        } else {
+            1_000
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 
 use switchyard_model::{
     Error, Model, TrafficLogWriter,
+    costs::CostReport,
     test_utils::synthetic_records,
     train::{Algo, TrainOptions, TrainProgress, train, train_records},
 };
@@ -63,6 +64,17 @@ fn train_from_logs_writes_a_model_that_loads() {
     }
     // Synthetic traffic is learnable: transfers conflict only through shared addresses.
     assert!(report.auc > 0.9, "auc {}", report.auc);
+    // Its times follow the calldata size alone, so the cost predictor splits each block's
+    // time more exactly than gas limits do (which price every call alike).
+    match &report.costs {
+        CostReport::Learned {
+            holdout_share_error: Some(learned),
+            estimate_share_error: Some(estimated),
+            ..
+        } => assert!(learned < estimated, "{learned} against {estimated}"),
+        other => panic!("no cost predictor: {other:?}"),
+    }
+    assert_eq!(json["costs"]["status"], "learned");
     let model = Model::load(&out).unwrap();
     assert_eq!(model.threshold, report.threshold);
     assert_eq!(model.training.test_blocks.len(), report.test_blocks);
@@ -133,6 +145,46 @@ fn corrupt_files_are_refused() {
         Model::load(dir.join("missing.json")),
         Err(Error::Io { .. })
     ));
+}
+
+#[test]
+fn a_version_1_file_loads_without_a_cost_predictor_and_later_versions_are_refused() {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("m.json");
+    let model = trained(Algo::Logistic);
+    assert!(
+        model.costs.is_some(),
+        "synthetic logs carry sizes and times"
+    );
+    let mut json = serde_json::to_value(&model).unwrap();
+    json["format_version"] = 1.into();
+    json.as_object_mut().unwrap().remove("costs");
+    std::fs::write(&path, json.to_string()).unwrap();
+    let old = Model::load(&path).unwrap();
+    assert_eq!(old.costs, None);
+    assert_eq!(old.classifier, model.classifier);
+
+    json["format_version"] = 3.into();
+    std::fs::write(&path, json.to_string()).unwrap();
+    let err = Model::load(&path).unwrap_err();
+    assert!(err.is_bad_model());
+    assert!(err.to_string().contains("v3, expected"), "{err}");
+}
+
+#[test]
+fn a_cost_predictor_with_other_inputs_is_refused_naming_them() {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("m.json");
+    let mut json = serde_json::to_value(trained(Algo::Logistic)).unwrap();
+    json["costs"]["features"][0] = "gas_limit".into();
+    std::fs::write(&path, json.to_string()).unwrap();
+    let err = Model::load(&path).unwrap_err();
+    assert!(matches!(err, Error::CorruptModel { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("\"gas_limit\"") && message.contains("ln_gas_limit"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -76,6 +76,45 @@ fn a_garbled_line_and_another_version_are_errors_naming_the_line() {
 }
 
 #[test]
+fn records_written_before_calldata_sizes_still_read_and_train_no_cost_predictor() {
+    use switchyard_model::{
+        costs::{self, CostReport},
+        train::{TrainOptions, train_records},
+    };
+    let records = synthetic_records(24, 60, 3);
+    let mut old: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    for record in &mut old {
+        for tx in record["txs"].as_array_mut().unwrap() {
+            tx.as_object_mut().unwrap().remove("calldata_bytes");
+        }
+    }
+    let old: Vec<switchyard_model::BlockRecord> = old
+        .into_iter()
+        .map(|r| serde_json::from_value(r).unwrap())
+        .collect();
+    assert!(
+        old.iter()
+            .all(|r| r.txs.iter().all(|t| t.calldata_bytes.is_none()))
+    );
+    let (model, report) = train_records(&old, &TrainOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(model.costs, None);
+    let CostReport::Skipped { reason } = &report.costs else {
+        panic!("{:?}", report.costs)
+    };
+    assert!(
+        reason.contains(&format!("needs at least {}", costs::MIN_COST_ROWS))
+            && reason.contains("0 of"),
+        "{reason}"
+    );
+    // The same records with their sizes train one.
+    let (model, _) = train_records(&records, &TrainOptions::default(), &mut |_| {}).unwrap();
+    assert!(model.costs.is_some());
+}
+
+#[test]
 fn pairs_grow_with_shared_keys_not_with_n_squared() {
     // 2,000 unrelated transfers: 2 million possible pairs, none sharing a key.
     let unrelated = BlockPairs::from_record(&unrelated_block(1, 2_000));

@@ -69,7 +69,25 @@ fn replay_logs_train_and_route_with_the_model() {
     // Measured on this data: recall 0.9999, precision 0.988; the bounds leave room.
     assert!(report["recall"].as_f64().unwrap() >= 0.9, "{report}");
     assert!(report["precision"].as_f64().unwrap() >= 0.8, "{report}");
+    // Logs written by this build carry calldata sizes, so a cost predictor is learned; the
+    // figures are measured times, so only their ranges are checked.
+    let costs = &report["costs"];
+    assert_eq!(costs["status"], "learned", "{report}");
+    assert!(costs["rows"].as_u64().unwrap() >= 50, "{costs}");
+    for share in ["holdout_share_error", "estimate_share_error"] {
+        let share = costs[share].as_f64().expect(share);
+        assert!((0.0..=1.0).contains(&share), "{costs}");
+    }
+    let stdout = String::from_utf8_lossy(&train.stdout);
+    assert!(
+        stdout.contains("costs: execution times learned from"),
+        "{stdout}"
+    );
     assert!(model.exists());
+    let stored: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(stored["format_version"], 2);
+    assert_eq!(stored["costs"]["rows"], costs["rows"]);
 
     let routed = run_switchyard(&[
         "replay",

@@ -81,6 +81,10 @@ pub struct TxRecord {
     pub calldata_addresses: Vec<CalldataAddress>,
     /// Gas limit.
     pub gas_limit: u64,
+    /// Calldata (or init code) length in bytes; `None` in records written before the field
+    /// was added, which train no execution-time predictor ([`crate::costs`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calldata_bytes: Option<u32>,
     /// Gas used.
     pub gas_used: u64,
     /// Whether it transferred a non-zero value.
@@ -146,6 +150,7 @@ impl BlockRecord {
                 selector: facts.selector,
                 calldata_addresses: facts.calldata,
                 gas_limit: facts.gas_limit,
+                calldata_bytes: Some(u32::try_from(tx.input().len()).unwrap_or(u32::MAX)),
                 gas_used: outcome.gas_used,
                 moved_value: facts.moved_value,
                 to_has_code: facts.to_has_code,

@@ -8,6 +8,8 @@
 //! 3. Fit on the training blocks, with out-of-fold conflict rates as features.
 //! 4. Choose the threshold on the training rows ([`crate::eval::ThresholdRule`]).
 //! 5. Score the held-out pairs with the full rate table; report the model and the heuristics.
+//! 6. Fit the cost predictor on the training blocks' timed transactions and judge it on the
+//!    held-out blocks' ([`crate::costs`]).
 //!
 //! - `fit`: the linfa fits.
 
@@ -15,6 +17,7 @@ mod fit;
 
 use crate::{
     classifier::Classifier,
+    costs::{self, CostReport},
     dataset::{self, BlockPairs},
     error::{Error, Result},
     eval::{self, PairMetrics, ThresholdRule},
@@ -189,6 +192,8 @@ pub struct TrainReport {
     pub threshold_fell_back: bool,
     /// Held-out metrics of each heuristic: `never`, `same_contract`, `same_contract_selector`.
     pub baselines: BTreeMap<String, PairMetrics>,
+    /// The cost predictor: fitted and judged on held-out blocks, or why not.
+    pub costs: CostReport,
     /// Training blocks.
     pub train_blocks: usize,
     /// Held-out blocks.
@@ -284,6 +289,8 @@ pub fn train_records(
         choice.threshold,
     );
     let baselines = baselines(&test_rows, &test_labels);
+    let side = |idx: &[usize]| idx.iter().map(|i| &records[*i]).collect::<Vec<_>>();
+    let (cost_predictor, cost_report) = costs::fit_on_records(&side(&train_idx), &side(&test_idx));
 
     let numbers = |blocks: &[BlockPairs]| blocks.iter().map(|b| b.number).collect::<Vec<_>>();
     let summary = TrainingSummary {
@@ -306,6 +313,7 @@ pub fn train_records(
         threshold_rule: choice.rule,
         threshold_fell_back: choice.fell_back,
         baselines,
+        costs: cost_report,
         train_blocks: train_blocks.len(),
         test_blocks: test_blocks.len(),
         train_pairs: summary.train_pairs,
@@ -314,7 +322,7 @@ pub fn train_records(
         fit_seconds,
         model_path: None,
     };
-    let model = Model::new(classifier, rates, choice, summary);
+    let model = Model::new(classifier, rates, choice, cost_predictor, summary);
     progress(TrainProgress::Done);
     Ok((model, report))
 }
