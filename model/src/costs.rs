@@ -121,19 +121,25 @@ impl CostPredictor {
         let varies: Vec<usize> = (0..N_COST_FEATURES)
             .filter(|&k| rows.iter().any(|(x, _)| x[k] != rows[0].0[k]))
             .collect();
-        let records =
-            Array2::from_shape_fn((rows.len(), varies.len()), |(i, k)| rows[i].0[varies[k]]);
-        let targets = Array1::from_iter(rows.iter().map(|(_, y)| *y));
-        let fitted = LinearRegression::new()
-            .fit(&Dataset::new(records, targets))
-            .map_err(|e| Error::Training(format!("cost predictor: {e}")))?;
         let mut weights = vec![0.0; N_COST_FEATURES];
-        for (k, w) in varies.iter().zip(fitted.params()) {
-            weights[*k] = *w;
-        }
+        let intercept = if varies.is_empty() {
+            // Every transaction alike: the mean time is all there is to learn.
+            rows.iter().map(|(_, y)| y).sum::<f64>() / rows.len() as f64
+        } else {
+            let records =
+                Array2::from_shape_fn((rows.len(), varies.len()), |(i, k)| rows[i].0[varies[k]]);
+            let targets = Array1::from_iter(rows.iter().map(|(_, y)| *y));
+            let fitted = LinearRegression::new()
+                .fit(&Dataset::new(records, targets))
+                .map_err(|e| Error::Training(format!("cost predictor: {e}")))?;
+            for (k, w) in varies.iter().zip(fitted.params()) {
+                weights[*k] = *w;
+            }
+            fitted.intercept()
+        };
         let mut predictor = Self {
             features: COST_FEATURES.iter().map(|s| (*s).to_owned()).collect(),
-            intercept: fitted.intercept(),
+            intercept,
             weights,
             rows: rows.len() as u64,
             r2: 0.0,
@@ -377,6 +383,26 @@ mod tests {
             p,
             "deterministic"
         );
+    }
+
+    #[test]
+    fn transactions_all_alike_learn_their_mean_time() {
+        let rows: Vec<(CostInput, u64)> = (0..60)
+            .map(|i| {
+                (
+                    input(21_000, 0, true),
+                    if i % 2 == 0 { 1_000 } else { 4_000 },
+                )
+            })
+            .collect();
+        let p = CostPredictor::fit(&rows).unwrap();
+        assert_eq!(p.weights, vec![0.0; N_COST_FEATURES]);
+        assert!(
+            (p.intercept - 2_000f64.ln()).abs() < 1e-9,
+            "{}",
+            p.intercept
+        );
+        assert!(p.r2.abs() < 1e-12, "{}", p.r2);
     }
 
     #[test]
