@@ -69,7 +69,7 @@ impl CostInput {
     }
 
     fn features(&self) -> [f64; N_COST_FEATURES] {
-        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        let flag = |b: bool| f64::from(crate::features::flag(b));
         [
             (self.gas_limit.max(1) as f64).ln(),
             f64::from(self.calldata_bytes).ln_1p(),

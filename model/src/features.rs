@@ -67,7 +67,7 @@ pub fn schema_hash() -> String {
 /// log(30M): gas limits are scaled by the log of a full block.
 const LOG_BLOCK_GAS: f32 = 17.216_707;
 
-fn flag(b: bool) -> f32 {
+pub(crate) fn flag(b: bool) -> f32 {
     if b { 1.0 } else { 0.0 }
 }
 
