@@ -8,7 +8,7 @@ use revm::primitives::hardfork::SpecId;
 use serde::Serialize;
 
 /// Gas of a plain value transfer.
-const TRANSFER_GAS: u64 = 21_000;
+pub const TRANSFER_GAS: u64 = 21_000;
 
 /// The estimated cost of a transaction before it runs, in gas units: 21,000 for a plain
 /// transfer to an account without code (old blocks carry transfers with gas limits of 90,000
@@ -29,6 +29,19 @@ pub fn estimated_cost(tx: &crate::BlockTx, state: &dyn crate::StateReader) -> u6
     } else {
         presumed
     }
+}
+
+/// Whether `tx`, estimated at `estimate` by [`estimated_cost`], is a payment that runs code: a
+/// call with no input whose target has code (its receive or fallback function), which only
+/// then is estimated above a plain transfer.
+pub fn pays_code(tx: &crate::BlockTx, estimate: u64) -> bool {
+    tx.env.data.is_empty() && tx.to().is_some() && estimate > TRANSFER_GAS
+}
+
+/// [`pays_code`] from a transaction's summary, such as a traffic log's: a call with no input,
+/// to a target with code, with gas for more than a transfer.
+pub fn pays_code_of(gas_limit: u64, has_input: bool, is_call: bool, to_has_code: bool) -> bool {
+    !has_input && is_call && to_has_code && gas_limit > TRANSFER_GAS
 }
 
 /// [`estimated_cost`] without the state: a call with no input is presumed a plain transfer.
@@ -448,6 +461,58 @@ impl Probes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payments_to_code_are_estimated_at_their_limit_and_told_apart() {
+        use crate::synthetic::{BlockBuilder, account};
+        use alloy_primitives::{Bytes, TxKind, U256};
+        let mut builder = BlockBuilder::new(3);
+        // STOP: a receive function that returns at once.
+        builder.deploy(account(2), &[0x00], &[]);
+        let pay = |to| (TxKind::Call(to), U256::from(1), Bytes::new(), 90_000);
+        let payments = [pay(account(1)), pay(account(2))];
+        for (kind, value, data, gas) in payments {
+            builder.push(account(0), kind, value, data, gas);
+        }
+        builder.push(
+            account(1),
+            TxKind::Call(account(2)),
+            U256::ZERO,
+            Bytes::from_static(&[1, 2, 3, 4]),
+            90_000,
+        );
+        let (block, state) = builder.build();
+        let estimates: Vec<u64> = block
+            .txs
+            .iter()
+            .map(|tx| estimated_cost(tx, &state))
+            .collect();
+        assert_eq!(estimates, [TRANSFER_GAS, 90_000, 90_000]);
+        let paying: Vec<bool> = block
+            .txs
+            .iter()
+            .zip(&estimates)
+            .map(|(tx, e)| pays_code(tx, *e))
+            .collect();
+        assert_eq!(
+            paying,
+            [false, true, false],
+            "a call with input is no payment"
+        );
+        assert_eq!(
+            paying,
+            [
+                pays_code_of(90_000, false, true, false),
+                pays_code_of(90_000, false, true, true),
+                pays_code_of(90_000, true, true, true),
+            ],
+            "a summary tells the same"
+        );
+        assert!(
+            !pays_code_of(TRANSFER_GAS, false, true, true),
+            "no gas to run code"
+        );
+    }
 
     fn plan(pools_used: usize, total_cost: u64, makespan_cost: u64, txs: usize) -> Plan {
         Plan {

@@ -9,7 +9,7 @@ use switchyard_executors::{
     Block, BlockFixture, State,
     block::find_block_dirs,
     check,
-    cost::Fallback,
+    cost::{Fallback, estimated_cost},
     dag::{DagShape, Projection, SimulationCosts, simulate},
     execute_sequential,
     parallel::{ParallelExecutor, ParallelRun},
@@ -655,10 +655,15 @@ fn project(
     pool_counts: &[usize],
     costs: SimulationCosts,
 ) -> Vec<Projection> {
-    let gas_limits: Vec<u64> = block.txs.iter().map(|t| t.env.gas_limit).collect();
+    // The executor's estimates, so that routers cost the projection as they cost a run.
+    let estimates: Vec<u64> = block
+        .txs
+        .iter()
+        .map(|tx| estimated_cost(tx, state))
+        .collect();
     let tx_costs = router
-        .known_costs(block, &gas_limits, Some(oracle))
-        .unwrap_or(gas_limits);
+        .known_costs(block, &estimates, Some(oracle))
+        .unwrap_or(estimates);
     pool_counts
         .iter()
         .map(|&pools| {

@@ -94,7 +94,7 @@ pub fn run(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<TrainReport
             writeln!(
                 out,
                 "costs: execution times learned from {rows} transactions (R² {r2:.3}, held-out {}); \
-                 held-out blocks' time shares off by {} against {} for gas estimates",
+                 held-out blocks' time shares off by {} against {} for the executor's estimates",
                 figure(holdout_r2),
                 figure(holdout_share_error),
                 figure(estimate_share_error),

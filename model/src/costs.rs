@@ -1,6 +1,6 @@
 //! Learned costs: each transaction's execution time predicted from its envelope (gas limit,
-//! calldata size, value, creation), fitted on the traffic logs' measured times by linfa's
-//! least squares on the logarithm of the time.
+//! calldata size, value, creation) and from whether a payment runs its target's code, fitted
+//! on the traffic logs' measured times by linfa's least squares on the logarithm of the time.
 //!
 //! Packing balances pools by cost, and the executor's estimate is the gas limit, which says
 //! little of time: on the shared mainnet blocks a transaction's time follows its calldata size
@@ -18,7 +18,11 @@ use linfa::{Dataset, traits::Fit};
 use linfa_linear::LinearRegression;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
-use switchyard_executors::{Block, BlockTx, cost::presumed_cost_of, router::share_in_proportion};
+use switchyard_executors::{
+    Block, BlockTx,
+    cost::{pays_code, pays_code_of, presumed_cost_of},
+    router::share_in_proportion,
+};
 
 /// The predictor's inputs, in the order of its weights.
 pub const COST_FEATURES: [&str; N_COST_FEATURES] = [
@@ -27,14 +31,19 @@ pub const COST_FEATURES: [&str; N_COST_FEATURES] = [
     "has_calldata",
     "moved_value",
     "creation",
+    "pays_code",
 ];
 /// How many inputs.
-pub const N_COST_FEATURES: usize = 5;
+pub const N_COST_FEATURES: usize = 6;
+/// How many inputs the predictors of version 2 model files have: the first ones of
+/// [`COST_FEATURES`], without `pays_code`.
+pub const N_COST_FEATURES_V2: usize = 5;
 /// Fewest timed transactions a predictor is fitted on.
 pub const MIN_COST_ROWS: usize = 50;
 
-/// What the predictor reads of a transaction: all of it known before execution, none of it
-/// from the state (a lookup per transaction would cost routing more than it gains).
+/// What the predictor reads of a transaction: all of it known before execution. The one fact
+/// from the state, whether a payment runs code, is the executor's: its estimate looked it up
+/// ([`pays_code`]), so the predictor makes no lookup of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CostInput {
     /// Gas limit.
@@ -45,26 +54,38 @@ pub struct CostInput {
     pub moved_value: bool,
     /// Whether it creates a contract.
     pub creation: bool,
+    /// Whether it is a payment (no calldata) that runs its target's receive or fallback code:
+    /// a deposit to an exchange's contract takes several times a transfer to an account.
+    pub pays_code: bool,
 }
 
 impl CostInput {
-    /// The input of a block transaction.
-    pub fn of_tx(tx: &BlockTx) -> Self {
+    /// The input of a block transaction the executor estimated at `estimate`
+    /// (`cost::estimated_cost`).
+    pub fn of_tx(tx: &BlockTx, estimate: u64) -> Self {
         Self {
             gas_limit: tx.gas_limit(),
             calldata_bytes: u32::try_from(tx.input().len()).unwrap_or(u32::MAX),
             moved_value: !tx.value().is_zero(),
             creation: tx.to().is_none(),
+            pays_code: pays_code(tx, estimate),
         }
     }
 
     /// The input of a logged transaction; `None` when the record has no calldata size.
     pub fn of_record(tx: &TxRecord) -> Option<Self> {
+        let calldata_bytes = tx.calldata_bytes?;
         Some(Self {
             gas_limit: tx.gas_limit,
-            calldata_bytes: tx.calldata_bytes?,
+            calldata_bytes,
             moved_value: tx.moved_value,
             creation: tx.to.is_none(),
+            pays_code: pays_code_of(
+                tx.gas_limit,
+                calldata_bytes > 0,
+                tx.to.is_some(),
+                tx.to_has_code,
+            ),
         })
     }
 
@@ -76,13 +97,19 @@ impl CostInput {
             flag(self.calldata_bytes > 0),
             flag(self.moved_value),
             flag(self.creation),
+            flag(self.pays_code),
         ]
     }
 
-    /// The executor's estimate without the state ([`presumed_cost_of`]): the baseline the
-    /// predictor is judged against.
-    fn presumed_cost(&self) -> u64 {
-        presumed_cost_of(self.gas_limit, self.calldata_bytes > 0, !self.creation)
+    /// The executor's estimate (`cost::estimated_cost`): the baseline the predictor is judged
+    /// against. A payment that runs code is estimated at its gas limit, as the executor finds
+    /// in the state.
+    fn estimated_cost(&self) -> u64 {
+        if self.pays_code {
+            self.gas_limit
+        } else {
+            presumed_cost_of(self.gas_limit, self.calldata_bytes > 0, !self.creation)
+        }
     }
 }
 
@@ -153,6 +180,21 @@ impl CostPredictor {
         Ok(predictor)
     }
 
+    /// The predictor of a version 2 model file in this build's terms: its inputs were the first
+    /// [`N_COST_FEATURES_V2`] of [`COST_FEATURES`], and those added since get weight 0, so it
+    /// predicts what it did. Any other predictor is returned as it is, for [`Self::check`].
+    pub fn from_v2(mut self) -> Self {
+        if self.features == COST_FEATURES[..N_COST_FEATURES_V2]
+            && self.weights.len() == N_COST_FEATURES_V2
+        {
+            for name in &COST_FEATURES[N_COST_FEATURES_V2..] {
+                self.features.push((*name).to_owned());
+                self.weights.push(0.0);
+            }
+        }
+        self
+    }
+
     /// Rejects a predictor this build cannot use: other inputs, or weights that are not finite.
     pub fn check(&self) -> std::result::Result<(), String> {
         if self.features != COST_FEATURES {
@@ -190,14 +232,18 @@ impl CostPredictor {
     /// The costs of `block`'s transactions: the total of `estimates`, shared in proportion to
     /// the predicted times. `None` when `estimates` is not one per transaction.
     pub fn costs(&self, block: &Block, estimates: &[u64]) -> Option<Vec<u64>> {
+        if estimates.len() != block.txs.len() {
+            return None;
+        }
         // Each transaction is predicted unless it is alike to the last payment (no calldata:
         // most of a block's payments are alike) or to the last call before it.
         let mut last = [None::<(CostInput, u64)>; 2];
         let weights: Vec<u64> = block
             .txs
             .iter()
-            .map(|tx| {
-                let x = CostInput::of_tx(tx);
+            .zip(estimates)
+            .map(|(tx, estimate)| {
+                let x = CostInput::of_tx(tx, *estimate);
                 let slot = &mut last[usize::from(x.calldata_bytes > 0)];
                 match *slot {
                     Some((seen, weight)) if seen == x => weight,
@@ -228,7 +274,7 @@ pub enum CostReport {
         /// Mean over held-out blocks of how far the predicted shares of the block's time are
         /// from the measured ones: half the L1 distance, 0 (exact) to 1.
         holdout_share_error: Option<f64>,
-        /// The same for the executor's gas estimates ([`presumed_cost_of`]).
+        /// The same for the executor's gas estimates (`cost::estimated_cost`).
         estimate_share_error: Option<f64>,
     },
     /// No predictor: the router keeps the executor's estimates.
@@ -280,7 +326,7 @@ pub fn fit_on_records(
         estimated.extend(shares(
             logged
                 .iter()
-                .map(|(x, _)| x.presumed_cost() as f64)
+                .map(|(x, _)| x.estimated_cost() as f64)
                 .collect(),
         ));
     }
@@ -341,23 +387,37 @@ mod tests {
             calldata_bytes,
             moved_value,
             creation: false,
+            pays_code: false,
         }
     }
 
     /// Rows whose time is exactly `e^(2 + 0.1 ln gas + 0.5 ln(1 + bytes) - 0.3 calldata +
-    /// 0.2 value)`, over a spread of inputs (no creations).
+    /// 0.2 value + 0.7 pays code)`, over a spread of inputs (no creations).
     fn exact_rows() -> Vec<(CostInput, u64)> {
         let truth = |x: &CostInput| {
             let f = x.features();
-            (2.0 + 0.1 * f[0] + 0.5 * f[1] - 0.3 * f[2] + 0.2 * f[3]).exp()
+            (2.0 + 0.1 * f[0] + 0.5 * f[1] - 0.3 * f[2] + 0.2 * f[3] + 0.7 * f[5]).exp()
         };
         let mut rows = Vec::new();
         for gas in [21_000, 50_000, 200_000, 1_000_000, 5_000_000] {
             for bytes in [0, 4, 68, 1_000, 30_000] {
                 for value in [false, true] {
                     let x = input(gas, bytes, value);
+                    let paying_code = CostInput {
+                        pays_code: true,
+                        ..x
+                    };
+                    let alike = if bytes == 0 && gas > 21_000 {
+                        vec![x, paying_code]
+                    } else {
+                        vec![x]
+                    };
                     // Scaled so that rounding to whole nanoseconds does not blur the fit.
-                    rows.push((x, (truth(&x) * 1e6).round() as u64));
+                    rows.extend(
+                        alike
+                            .into_iter()
+                            .map(|x| (x, (truth(&x) * 1e6).round() as u64)),
+                    );
                 }
             }
         }
@@ -367,7 +427,7 @@ mod tests {
     #[test]
     fn fit_recovers_the_weights_of_exact_data_and_zeroes_a_constant_input() {
         let p = CostPredictor::fit(&exact_rows()).unwrap();
-        let expected = [0.1, 0.5, -0.3, 0.2, 0.0];
+        let expected = [0.1, 0.5, -0.3, 0.2, 0.0, 0.7];
         for (k, (w, e)) in p.weights.iter().zip(expected).enumerate() {
             assert!(
                 (w - e).abs() < 1e-6,
@@ -377,7 +437,7 @@ mod tests {
         }
         assert!((p.intercept - (2.0 + 1e6f64.ln())).abs() < 1e-6);
         assert!(p.r2 > 0.999_999, "r2 {}", p.r2);
-        assert_eq!(p.rows, 50);
+        assert_eq!(p.rows, 58);
         assert_eq!(
             CostPredictor::fit(&exact_rows()).unwrap(),
             p,
@@ -452,6 +512,11 @@ mod tests {
             500_000,
         );
         let (block, _) = builder.build();
+        // A payment's input says whether it runs code as its estimate does; a call's does not.
+        let paying = |i: usize, estimate| CostInput::of_tx(&block.txs[i], estimate).pays_code;
+        assert!(!paying(0, 21_000));
+        assert!(paying(0, 100_000));
+        assert!(!paying(2, 500_000));
         let estimates = [21_000, 21_000, 500_000, 500_000];
         let costs = p.costs(&block, &estimates).unwrap();
         // Each share is rounded down: the total is kept within one unit per transaction.

@@ -26,8 +26,9 @@ use std::{cell::Cell, collections::BTreeMap, path::Path};
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "switchyard-conflict-model";
 /// The model file layout version this build writes (independent of the feature schema).
-/// Version 2 added `costs`.
-pub const MODEL_FORMAT_VERSION: u32 = 2;
+/// Version 2 added `costs`; version 3 added the cost input `pays_code` (a version 2 predictor
+/// loads with weight 0 on it).
+pub const MODEL_FORMAT_VERSION: u32 = 3;
 /// The oldest layout version this build reads.
 pub const MODEL_FORMAT_VERSION_OLDEST: u32 = 1;
 
@@ -164,7 +165,10 @@ impl Model {
                 found_hash: header.schema.hash,
             });
         }
-        let model: Self = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        let mut model: Self = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        if header.format_version <= 2 {
+            model.costs = model.costs.map(CostPredictor::from_v2);
+        }
         model.classifier.check().map_err(corrupt)?;
         if let Some(costs) = &model.costs {
             costs.check().map_err(corrupt)?;

@@ -148,15 +148,34 @@ fn corrupt_files_are_refused() {
 }
 
 #[test]
-fn a_version_1_file_loads_without_a_cost_predictor_and_later_versions_are_refused() {
+fn older_versions_load_as_they_were_written_and_later_versions_are_refused() {
     let scratch = tempfile::tempdir().unwrap();
     let path = scratch.path().join("m.json");
     let model = trained(Algo::Logistic);
-    assert!(
-        model.costs.is_some(),
-        "synthetic logs carry sizes and times"
-    );
+    let costs = model
+        .costs
+        .clone()
+        .expect("synthetic logs carry sizes and times");
+    assert_eq!(costs.features.last().map(String::as_str), Some("pays_code"));
+
+    // Version 2: a predictor without `pays_code` loads with weight 0 on it.
     let mut json = serde_json::to_value(&model).unwrap();
+    json["format_version"] = 2.into();
+    json["costs"]["features"].as_array_mut().unwrap().pop();
+    json["costs"]["weights"].as_array_mut().unwrap().pop();
+    std::fs::write(&path, json.to_string()).unwrap();
+    let v2 = Model::load(&path).unwrap();
+    let v2_costs = v2.costs.expect("a version 2 predictor loads");
+    assert_eq!(v2_costs.features, costs.features);
+    assert_eq!(v2_costs.weights.last(), Some(&0.0));
+    assert_eq!(v2_costs.weights[..5], costs.weights[..5]);
+    // The same short predictor in a version 3 file is refused, naming the inputs.
+    json["format_version"] = 3.into();
+    std::fs::write(&path, json.to_string()).unwrap();
+    let err = Model::load(&path).unwrap_err();
+    assert!(err.to_string().contains("pays_code"), "{err}");
+
+    // Version 1: no predictor.
     json["format_version"] = 1.into();
     json.as_object_mut().unwrap().remove("costs");
     std::fs::write(&path, json.to_string()).unwrap();
@@ -164,11 +183,11 @@ fn a_version_1_file_loads_without_a_cost_predictor_and_later_versions_are_refuse
     assert_eq!(old.costs, None);
     assert_eq!(old.classifier, model.classifier);
 
-    json["format_version"] = 3.into();
+    json["format_version"] = 4.into();
     std::fs::write(&path, json.to_string()).unwrap();
     let err = Model::load(&path).unwrap_err();
     assert!(err.is_bad_model());
-    assert!(err.to_string().contains("v3, expected"), "{err}");
+    assert!(err.to_string().contains("v4, expected"), "{err}");
 }
 
 #[test]

@@ -86,7 +86,7 @@ fn replay_logs_train_and_route_with_the_model() {
     assert!(model.exists());
     let stored: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
-    assert_eq!(stored["format_version"], 2);
+    assert_eq!(stored["format_version"], 3);
     assert_eq!(stored["costs"]["rows"], costs["rows"]);
 
     let routed = run_switchyard(&[
