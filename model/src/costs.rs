@@ -235,16 +235,22 @@ impl CostPredictor {
         if estimates.len() != block.txs.len() {
             return None;
         }
-        // Each transaction is predicted unless it is alike to the last payment (no calldata:
-        // most of a block's payments are alike) or to the last call before it.
-        let mut last = [None::<(CostInput, u64)>; 2];
+        // Each transaction is predicted unless it is alike to the last of its kind before it:
+        // payments to accounts, payments that run code, and calls. Most of a block's payments
+        // are alike, and the two kinds of payment interleave.
+        let mut last = [None::<(CostInput, u64)>; 3];
         let weights: Vec<u64> = block
             .txs
             .iter()
             .zip(estimates)
             .map(|(tx, estimate)| {
                 let x = CostInput::of_tx(tx, *estimate);
-                let slot = &mut last[usize::from(x.calldata_bytes > 0)];
+                let kind = if x.calldata_bytes > 0 {
+                    2
+                } else {
+                    usize::from(x.pays_code)
+                };
+                let slot = &mut last[kind];
                 match *slot {
                     Some((seen, weight)) if seen == x => weight,
                     _ => {
@@ -523,6 +529,25 @@ mod tests {
         let total: u64 = estimates.iter().sum();
         assert!(total - costs.iter().sum::<u64>() < 4, "{costs:?}");
         assert_eq!(costs[0], costs[1], "alike transfers cost alike");
+        // Remembering the last of each kind changes nothing: as if each were predicted.
+        let one_by_one = |estimates: &[u64]| {
+            let weights: Vec<u64> = block
+                .txs
+                .iter()
+                .zip(estimates)
+                .map(|(tx, e)| p.weight(&CostInput::of_tx(tx, *e)))
+                .collect();
+            share_in_proportion(estimates, &weights)
+        };
+        assert_eq!(Some(costs.clone()), one_by_one(&estimates));
+        // The first payment runs code (its estimate says so): it costs more than the second.
+        let paying = [100_000, 21_000, 500_000, 500_000];
+        let costs = p.costs(&block, &paying).unwrap();
+        assert_eq!(Some(costs.clone()), one_by_one(&paying));
+        assert!(
+            costs[0] as f64 > 1.9 * costs[1] as f64,
+            "e^0.7 ≈ 2.01: {costs:?}"
+        );
         // Same gas limit, 30,000 bytes of calldata against 68: (30_001 / 69)^0.5 ≈ 20.9 times.
         let ratio = costs[2] as f64 / costs[3] as f64;
         assert!(
