@@ -103,7 +103,7 @@ pub fn run(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<TrainReport
         CostReport::Skipped { reason } => {
             writeln!(
                 out,
-                "costs: not learned, packing uses gas estimates: {reason}"
+                "costs: not learned, packing uses the executor's estimates: {reason}"
             )?;
         }
     }
