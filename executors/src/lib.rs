@@ -22,6 +22,8 @@
 //! - [`commit`]: the ordered commit (validate by value, shift balance deltas, re-execute on a
 //!   miss), and the live commit the pools deliver to and drive while they execute.
 //! - [`cost`]: measured costs (EWMA) and the parallel-or-sequential decision.
+//! - [`cpu`]: the caller's core, and keeping a thread off a core (the commit's head start
+//!   beside the router).
 //! - [`parallel`]: the parallel driver: route, dispatch to pools, commit, learn.
 //! - [`dag`]: the dependency-DAG bound and the `--simulate-pools` projection.
 //! - [`router`]: routers (sequential, round-robin, sender, contract, oracle, scatter),
@@ -45,6 +47,7 @@ pub mod check;
 pub mod commit;
 pub mod contracts;
 pub mod cost;
+pub mod cpu;
 pub mod dag;
 pub mod error;
 pub mod execute;

@@ -3,7 +3,7 @@
 use crate::{
     balance::{PoolStatus, Rng, p2c},
     block::Block,
-    commit::{CommitReport, LiveCommit},
+    commit::{CommitReport, Head, LiveCommit},
     cost::{
         CostModel, Ewma, Fallback, ParallelSample, Plan, Prediction, Probes, estimated_cost,
         presumed_cost,
@@ -11,7 +11,7 @@ use crate::{
     error::Result,
     pool::{
         BatchRequest, BatchResponse, InProcessPool, PoolError, ResultSink, StateCatalog, StateId,
-        UnitQueue,
+        UnitQueue, WorkUnit,
     },
     router::{OracleFacts, RouteInput, Router, Routing},
     sequential::BlockResult,
@@ -144,6 +144,48 @@ impl Drop for DispatchDone<'_> {
     }
 }
 
+/// A commit whose head start the block may not use after all: unless [`Self::dispatch`]ed,
+/// it is aborted when dropped (the block was declined, or the future dropped), so that the
+/// committer stops instead of waiting for results that never come.
+struct HeadStart<'a> {
+    live: &'a LiveCommit,
+    dispatched: bool,
+}
+
+impl HeadStart<'_> {
+    /// The block goes to the pools: ends the head and returns where it ended.
+    fn dispatch(mut self) -> Head {
+        self.dispatched = true;
+        self.live.end_head()
+    }
+}
+
+impl Drop for HeadStart<'_> {
+    fn drop(&mut self) {
+        if !self.dispatched {
+            self.live.abort();
+        }
+    }
+}
+
+/// What is left of a unit after the block's head, which the commit executed itself; `None`
+/// when nothing is. A unit that loses transactions to the head continues from the state after
+/// it, so that what it reads of its own earlier transactions is not stale.
+fn after_head(txs: Vec<usize>, head: &Head) -> Option<WorkUnit> {
+    let split = txs.partition_point(|i| *i < head.len);
+    if split == txs.len() {
+        return None;
+    }
+    if split == 0 {
+        return Some(WorkUnit::new(txs));
+    }
+    Some(WorkUnit {
+        txs: txs[split..].to_vec(),
+        retried: false,
+        after_head: head.state.clone(),
+    })
+}
+
 /// How [`ParallelExecutor::run_parallel`] treats a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -164,6 +206,9 @@ pub struct ParallelExecutor<P = InProcessPool> {
     /// Estimated cost each pool gets through per nanosecond.
     throughput: Mutex<Vec<Ewma>>,
     fallback_enabled: bool,
+    /// The commit executes the block from its start while the router works (see
+    /// [`LiveCommit::with_head_start`]).
+    head_start: bool,
     /// Blocks declined since the last parallel one, and when to probe.
     probes: Mutex<Probes>,
 }
@@ -197,8 +242,16 @@ where
             costs: Mutex::new(CostModel::default()),
             throughput: Mutex::new(throughput),
             fallback_enabled: true,
+            head_start: true,
             probes: Mutex::default(),
         }
+    }
+
+    /// Routes before any transaction executes: the commit gets no head start, and the pools
+    /// execute the whole block. For comparison; the head start only hides routing time.
+    pub fn without_head_start(mut self) -> Self {
+        self.head_start = false;
+        self
     }
 
     /// Disables the sequential fallback, so every block with two or more transactions goes
@@ -374,7 +427,7 @@ where
         }
         let n = self.pools.len();
         // Pools that are down cannot help: decide on the live ones.
-        let live = self.live_pools();
+        let live_pools = self.live_pools();
         self.lock_costs().enter_fork(block.env.spec);
         // A block that cannot win even split evenly, costed without the state
         // (`presumed_cost`), is declined before the estimates, which look up every recipient
@@ -384,7 +437,7 @@ where
             let presumed = block.txs.iter().map(presumed_cost).sum();
             let quick = self
                 .lock_costs()
-                .hopeless(presumed, 0, live, block.txs.len());
+                .hopeless(presumed, 0, live_pools, block.txs.len());
             if let Some(fallback) = quick
                 .filter(|f| matches!(f, Fallback::NotWorthIt { .. }))
                 .filter(|f| !self.probe_due(f))
@@ -398,6 +451,22 @@ where
                 return self.run_sequential(block, base, declined, started, false);
             }
         }
+        // While the router works one core would idle: the commit executes the block's first
+        // transactions on it, in order, and the pools take up the block where it stopped.
+        let live = if self.head_start {
+            LiveCommit::with_head_start(block.clone(), base.clone(), crate::cpu::current_core())
+        } else {
+            LiveCommit::new(block.clone(), base.clone())
+        };
+        let spawn_commit = |live: &Arc<LiveCommit>| {
+            let live = live.clone();
+            tokio::task::spawn_blocking(move || live.finish())
+        };
+        let early_commit = self.head_start.then(|| spawn_commit(&live));
+        let head_start = HeadStart {
+            live: &live,
+            dispatched: false,
+        };
         let estimates: Vec<u64> = block
             .txs
             .iter()
@@ -416,7 +485,7 @@ where
                     0
                 };
                 self.lock_costs()
-                    .hopeless(total_cost, floor, live, block.txs.len())
+                    .hopeless(total_cost, floor, live_pools, block.txs.len())
             })
             .flatten()
             .filter(|f| !self.probe_due(f));
@@ -434,7 +503,7 @@ where
             oracle,
         });
         let routing_nanos = started.elapsed().as_nanos() as u64;
-        let plan = plan(&routing, &costs, n, live);
+        let plan = plan(&routing, &costs, n, live_pools);
         let prediction = self.lock_costs().predict(&plan);
         if may_fall_back {
             tracing::debug!(
@@ -459,12 +528,9 @@ where
         if learn {
             self.lock_probes().ran_parallel();
         }
+        let head = head_start.dispatch();
+        let commit = early_commit.unwrap_or_else(|| spawn_commit(&live));
         let state = self.catalog.register(base.clone());
-        let live = LiveCommit::new(block.clone(), base.clone());
-        let commit = {
-            let live = live.clone();
-            tokio::task::spawn_blocking(move || live.finish())
-        };
         let dispatch = async {
             // Also run if this future is dropped midway: pools helping the commit wait for the
             // close, and the catalog would keep the state.
@@ -473,7 +539,8 @@ where
                 catalog: &self.catalog,
                 state,
             };
-            self.dispatch(block, state, &routing, &costs, &live).await
+            self.dispatch(block, state, &routing, &costs, &live, &head)
+                .await
         };
         let (dispatched, commit) = tokio::join!(dispatch, commit);
         let before_commit_nanos = dispatched
@@ -580,6 +647,7 @@ where
     /// together) to a live pool. A failed pool takes no more work in this block, and its unit
     /// is re-dispatched once to another pool; whatever never arrives, the commit executes
     /// locally. Once the commit has stopped (abandoned speculation), queued work is dropped.
+    /// The transactions of the block's `head` are committed already: no pool gets them.
     async fn dispatch(
         &self,
         block: &Arc<Block>,
@@ -587,20 +655,22 @@ where
         routing: &Routing,
         costs: &[u64],
         live: &Arc<LiveCommit>,
+        head: &Head,
     ) -> Dispatched {
         let n = self.pools.len();
-        // Work not yet sent, and whether it is a re-dispatch. In-process pools take units from
-        // it themselves once done with theirs; a pinned routing's batches are the dispatcher's.
+        // Work not yet sent. In-process pools take units from it themselves once done with
+        // theirs; a pinned routing's batches are the dispatcher's.
         let queue = Arc::new(UnitQueue::default());
         let shared = (!routing.pinned).then(|| queue.clone());
-        let call = |pool: usize, txs: Vec<usize>, retried: bool| {
+        let call = |pool: usize, unit: WorkUnit| {
             let live = live.clone();
             let request = BatchRequest {
                 state,
                 block: block.clone(),
-                txs: txs.clone(),
+                txs: unit.txs.clone(),
                 sink: Some(ResultSink(live.clone())),
                 more: shared.clone(),
+                after_head: unit.after_head.clone(),
             };
             let service = self.pools[pool].clone();
             async move {
@@ -611,7 +681,7 @@ where
                 {
                     live.deliver(std::mem::take(&mut response.results), false);
                 }
-                (pool, txs, retried, response)
+                (pool, unit, response)
             }
         };
         let mut rng = Rng::new(block.number().wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -620,19 +690,21 @@ where
         let mut in_flight = FuturesUnordered::new();
         if routing.pinned {
             for (pool, txs) in routing.batches(n).into_iter().enumerate() {
-                if txs.is_empty() {
+                let Some(unit) = after_head(txs, head) else {
                     continue;
-                }
+                };
                 if self.pools[pool].available() {
                     busy[pool] += 1;
-                    in_flight.push(call(pool, txs, false));
+                    in_flight.push(call(pool, unit));
                 } else {
-                    queue.push_back(txs, false);
+                    queue.push_back(unit);
                 }
             }
         } else {
             for unit in routing.work_units(n) {
-                queue.push_back(unit, false);
+                if let Some(unit) = after_head(unit, head) {
+                    queue.push_back(unit);
+                }
             }
         }
         let mut out = Dispatched {
@@ -657,20 +729,21 @@ where
                     break;
                 };
                 // A pool may have taken the last unit since.
-                let Some((txs, retried)) = queue.pop() else {
+                let Some(unit) = queue.pop() else {
                     break;
                 };
                 busy[pool] += 1;
-                in_flight.push(call(pool, txs, retried));
+                in_flight.push(call(pool, unit));
             }
-            let Some((pool, txs, retried, response)) = in_flight.next().await else {
+            let Some((pool, unit, response)) = in_flight.next().await else {
                 break;
             };
             busy[pool] -= 1;
             match response {
                 Ok(response) => {
                     out.pool_busy_nanos[pool] += response.busy_nanos;
-                    out.pool_cost[pool] += txs
+                    out.pool_cost[pool] += unit
+                        .txs
                         .iter()
                         .chain(&response.pulled)
                         .map(|i| costs[*i])
@@ -679,8 +752,11 @@ where
                 Err(error) => {
                     tracing::warn!(pool, cause = %error, "pool failed; its work goes elsewhere or to the commit");
                     failed[pool] = true;
-                    if error.is_retryable() && !retried {
-                        queue.push_front(txs, true);
+                    if error.is_retryable() && !unit.retried {
+                        queue.push_front(WorkUnit {
+                            retried: true,
+                            ..unit
+                        });
                     }
                     out.failed_pools.push((pool, error));
                 }

@@ -50,32 +50,59 @@ pub struct BatchRequest {
     /// (a round trip through two wake-ups, on cores the pools keep busy).
     #[serde(skip)]
     pub more: Option<Arc<UnitQueue>>,
+    /// In process only: `txs` continue the block's head, so they start from the state after
+    /// it ([`WorkUnit::after_head`]). A remote pool starts from the pre-state; whatever it
+    /// reads of the head's writes fails validation and is re-executed at commit.
+    #[serde(skip)]
+    pub after_head: Option<Arc<Overlay>>,
+}
+
+/// Work for one pool: block indices, ascending, executed in order on one state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkUnit {
+    /// Block indices, ascending.
+    pub txs: Vec<usize>,
+    /// Sent again after the pool it went to failed.
+    pub retried: bool,
+    /// The state to start from when the unit continues the block's head (the transactions the
+    /// commit executed while the router worked): the pre-state plus the head's writes.
+    /// `None`: the pre-state.
+    pub after_head: Option<Arc<Overlay>>,
+}
+
+impl WorkUnit {
+    /// A unit of `txs` that starts from the pre-state.
+    pub fn new(txs: Vec<usize>) -> Self {
+        Self {
+            txs,
+            ..Self::default()
+        }
+    }
 }
 
 /// A block's work units not yet taken, shared by the dispatcher and the in-process pools.
-/// Each entry is a unit (block indices, ascending) and whether it is a re-dispatch.
 #[derive(Debug, Default)]
-pub struct UnitQueue(Mutex<VecDeque<(Vec<usize>, bool)>>);
+pub struct UnitQueue(Mutex<VecDeque<WorkUnit>>);
 
 impl UnitQueue {
     /// A queue holding `units`, first out first.
-    pub fn new(units: impl IntoIterator<Item = (Vec<usize>, bool)>) -> Self {
+    pub fn new(units: impl IntoIterator<Item = WorkUnit>) -> Self {
         Self(Mutex::new(units.into_iter().collect()))
     }
 
     /// Takes the next unit.
-    pub fn pop(&self) -> Option<(Vec<usize>, bool)> {
+    pub fn pop(&self) -> Option<WorkUnit> {
         self.lock().pop_front()
     }
 
     /// Puts a unit back at the head.
-    pub fn push_front(&self, unit: Vec<usize>, retried: bool) {
-        self.lock().push_front((unit, retried));
+    pub fn push_front(&self, unit: WorkUnit) {
+        self.lock().push_front(unit);
     }
 
     /// Puts a unit at the tail.
-    pub fn push_back(&self, unit: Vec<usize>, retried: bool) {
-        self.lock().push_back((unit, retried));
+    pub fn push_back(&self, unit: WorkUnit) {
+        self.lock().push_back(unit);
     }
 
     /// Drops every unit not yet taken.
@@ -88,7 +115,7 @@ impl UnitQueue {
         self.lock().is_empty()
     }
 
-    fn lock(&self) -> MutexGuard<'_, VecDeque<(Vec<usize>, bool)>> {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<WorkUnit>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -214,14 +241,15 @@ const STREAM_CHUNK_TXS: usize = 8;
 /// Execution time after which held-back results are delivered regardless of their number.
 const STREAM_CHUNK_NANOS: u64 = 50_000;
 
-/// Executes a batch speculatively on `base` plus the batch's own writes, then, given `more`,
-/// every unit left there, each on `base` plus its own writes. Shared by in-process pools and
-/// remote executors.
+/// Executes a batch speculatively on `base` (or `after_head`, see [`WorkUnit::after_head`])
+/// plus the batch's own writes, then, given `more`, every unit left there, each on its own
+/// start plus its own writes. Shared by in-process pools and remote executors.
 pub fn execute_batch(
     pool: usize,
     base: Arc<State>,
     block: &Block,
     txs: &[usize],
+    after_head: Option<&Overlay>,
     sink: Option<&ResultSink>,
     more: Option<&UnitQueue>,
 ) -> Result<BatchResponse, PoolError> {
@@ -238,33 +266,38 @@ pub fn execute_batch(
         &base,
         block,
         txs,
+        after_head,
         sink,
         &mut response.results,
         &mut delivering,
     )?;
-    while wanted && let Some((unit, _)) = more.and_then(UnitQueue::pop) {
+    while wanted && let Some(unit) = more.and_then(UnitQueue::pop) {
         wanted = execute_unit(
             pool,
             &base,
             block,
-            &unit,
+            &unit.txs,
+            unit.after_head.as_deref(),
             sink,
             &mut response.results,
             &mut delivering,
         )?;
-        response.pulled.extend_from_slice(&unit);
+        response.pulled.extend_from_slice(&unit.txs);
     }
     response.busy_nanos = started.elapsed().saturating_sub(delivering).as_nanos() as u64;
     Ok(response)
 }
 
-/// Executes one unit on `base` plus the unit's own writes, streaming results to `sink` (else
-/// collecting them in `results`). Returns `false` once the commit wants no more results.
+/// Executes one unit on `base` (or `after_head`) plus the unit's own writes, streaming
+/// results to `sink` (else collecting them in `results`). Returns `false` once the commit
+/// wants no more results.
+#[allow(clippy::too_many_arguments)]
 fn execute_unit(
     pool: usize,
     base: &Arc<State>,
     block: &Block,
     txs: &[usize],
+    after_head: Option<&Overlay>,
     sink: Option<&ResultSink>,
     results: &mut Vec<SpeculativeTx>,
     delivering: &mut std::time::Duration,
@@ -276,7 +309,12 @@ fn execute_unit(
         });
     }
     let beneficiary = block.env.beneficiary();
-    let mut executor = TxExecutor::new(&block.env, Overlay::new(base.clone()));
+    let start = match after_head {
+        // The head's writes over this very pre-state; any other base would mix two states.
+        Some(head) if Arc::ptr_eq(head.base(), base) => head.clone(),
+        _ => Overlay::new(base.clone()),
+    };
+    let mut executor = TxExecutor::new(&block.env, start);
     if sink.is_none() {
         results.reserve(txs.len());
     }
@@ -361,6 +399,7 @@ impl InProcessPool {
                             base,
                             &request.block,
                             &request.txs,
+                            request.after_head.as_deref(),
                             request.sink.as_ref(),
                             request.more.as_deref(),
                         ),
@@ -479,19 +518,24 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_pool_takes_the_units_left_each_on_the_pre_state() {
-        // Four bumps of one counter slot by four senders.
+    /// Four bumps of one counter slot by four senders.
+    fn four_bumps() -> (Block, State) {
         let counter = Address::repeat_byte(0xc0);
         let mut builder = BlockBuilder::new(4);
         builder.deploy(counter, COUNTER_CODE, &[]);
         for i in 0..4 {
             builder.bump(account(i), counter, 0);
         }
-        let (block, state) = builder.build();
-        let more = UnitQueue::new([(vec![1], false), (vec![2, 3], false)]);
+        builder.build()
+    }
 
-        let response = execute_batch(0, Arc::new(state), &block, &[0], None, Some(&more)).unwrap();
+    #[test]
+    fn a_pool_takes_the_units_left_each_on_the_pre_state() {
+        let (block, state) = four_bumps();
+        let more = UnitQueue::new([WorkUnit::new(vec![1]), WorkUnit::new(vec![2, 3])]);
+
+        let response =
+            execute_batch(0, Arc::new(state), &block, &[0], None, None, Some(&more)).unwrap();
 
         assert!(more.is_empty());
         assert_eq!(response.pulled, [1, 2, 3]);
@@ -502,5 +546,43 @@ mod tests {
             counts_read(&response),
             [(0, zero), (1, zero), (2, zero), (3, U256::from(1))]
         );
+    }
+
+    #[test]
+    fn a_unit_after_the_head_starts_from_the_head_state() {
+        let (block, state) = four_bumps();
+        let base = Arc::new(state);
+        // The head: transactions 0 and 1, committed in order.
+        let mut executor = TxExecutor::new(&block.env, Overlay::new(base.clone()));
+        for tx in &block.txs[..2] {
+            let outcome = executor.execute(&tx.env).expect("bumps succeed");
+            let state = executor.state_mut();
+            state.apply(&outcome.writes);
+            state.credit_fee(block.env.beneficiary(), outcome.fee, block.env.spec);
+        }
+        let head = executor.into_state();
+        let more = UnitQueue::new([WorkUnit {
+            txs: vec![3],
+            retried: false,
+            after_head: Some(Arc::new(head.clone())),
+        }]);
+
+        let response = execute_batch(
+            0,
+            base.clone(),
+            &block,
+            &[2],
+            Some(&head),
+            None,
+            Some(&more),
+        )
+        .unwrap();
+
+        // Both units start after the head's two bumps; a unit from another base would not.
+        let two = U256::from(2);
+        assert_eq!(counts_read(&response), [(2, two), (3, two)]);
+        let other = Arc::new((*base).clone());
+        let response = execute_batch(0, other, &block, &[2], Some(&head), None, None).unwrap();
+        assert_eq!(counts_read(&response), [(2, U256::ZERO)]);
     }
 }

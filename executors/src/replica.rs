@@ -78,6 +78,7 @@ impl Replica {
             &request.txs,
             None,
             None,
+            None,
         )?)
     }
 }

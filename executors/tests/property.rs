@@ -265,3 +265,91 @@ proptest! {
         prop_assert_eq!(report.reexecuted.len(), block.txs.len());
     }
 }
+
+/// Waits until `live`'s head start has taken `at_least` transactions. Progress, not time, is
+/// what the test waits for: the deadline only turns a hang into a failure.
+fn wait_for_head(live: &switchyard_executors::commit::LiveCommit, at_least: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while live.head_taken() < at_least {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the head start took {} of {at_least} transactions",
+            live.head_taken()
+        );
+        std::thread::sleep(std::time::Duration::from_micros(100));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Wherever the head start stops, the rest of the block run as one unit from the state
+    /// after the head is the sequential execution: the commit validates every result and
+    /// re-executes nothing, and the head's transactions count as executed, not re-executed.
+    #[test]
+    fn a_block_taken_up_after_the_head_needs_no_reexecution(
+        (accounts, ops, _, _, _) in scenario(),
+        stop_at in 0..48usize,
+    ) {
+        use switchyard_executors::{
+            commit::LiveCommit,
+            pool::{ResultSink, execute_batch},
+        };
+        let (block, state) = build(accounts, &ops);
+        let block = Arc::new(block);
+        let base = Arc::new(state);
+        let reference = execute_sequential(&block, base.clone()).expect("sequential").result;
+        let live = LiveCommit::with_head_start(block.clone(), base.clone(), None);
+        let committer = {
+            let live = live.clone();
+            std::thread::spawn(move || live.finish())
+        };
+        wait_for_head(&live, stop_at.min(block.txs.len()));
+        let head = live.end_head();
+        prop_assert!(head.len >= stop_at.min(block.txs.len()));
+        let rest: Vec<usize> = (head.len..block.txs.len()).collect();
+        if !rest.is_empty() {
+            let sink = ResultSink(live.clone());
+            execute_batch(0, base.clone(), &block, &rest, head.state.as_deref(), Some(&sink), None)
+                .expect("the rest executes");
+        }
+        live.close();
+        let (result, report) = committer.join().expect("committer").expect("commit");
+        let mismatches = check::against_reference(&reference, &result);
+        prop_assert!(mismatches.is_empty(), "head of {}: {mismatches:?}", head.len);
+        prop_assert_eq!(report.head, head.len);
+        prop_assert_eq!(report.reexecuted_txs(), 0, "head of {}", head.len);
+        prop_assert!(report.speculative_nanos[..head.len].iter().all(|nanos| *nanos > 0));
+    }
+}
+
+/// A commit given up before any pool took part stops its head start and returns an error,
+/// rather than wait for results that never come.
+#[test]
+fn an_aborted_head_start_returns_at_once() {
+    use switchyard_executors::commit::LiveCommit;
+    let bumps = vec![
+        Op::Bump {
+            from: 0,
+            contract: 0,
+            slot: 0
+        };
+        40
+    ];
+    let (block, state) = build(4, &bumps);
+    let live = LiveCommit::with_head_start(Arc::new(block), Arc::new(state), None);
+    let committer = {
+        let live = live.clone();
+        std::thread::spawn(move || live.finish())
+    };
+    wait_for_head(&live, 1);
+    live.abort();
+    let taken = live.head_taken();
+    assert!(committer.join().expect("committer").is_err());
+    assert_eq!(
+        live.head_taken(),
+        taken,
+        "no transaction is taken after the abort"
+    );
+    assert!(live.is_stopped());
+}

@@ -54,6 +54,10 @@ pub struct ReplayArgs {
     /// Never fall back to sequential: every block goes through pools and the commit.
     #[arg(long)]
     pub no_fallback: bool,
+    /// Give the commit no head start: by default it executes each routed block from its first
+    /// transaction while the router works, and the pools take up the block where it stopped.
+    #[arg(long)]
+    pub no_head_start: bool,
     /// Model file for the router `model` (written by `switchyard train`).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
@@ -160,6 +164,9 @@ pub struct ParallelFigures {
     pub reexecuted_txs: usize,
     /// Gas re-executed at commit (median run).
     pub reexecuted_gas: u64,
+    /// The block's first transactions the commit executed while the router worked (median
+    /// run); the pools took up the block after them.
+    pub head_txs: usize,
     /// Speedup ÷ DAG bound.
     pub efficiency: f64,
     /// Set when the block fell back to sequential execution.
@@ -189,6 +196,7 @@ impl ParallelFigures {
             commit_seconds: secs(median.wall_nanos - median.dispatch_nanos),
             reexecuted_txs: median.reexecuted_txs,
             reexecuted_gas: median.reexecuted_gas,
+            head_txs: median.head_txs,
             efficiency: speedup / dag_bound,
             fallback: median.fallback,
             predicted_speedup: median.predicted_speedup,
@@ -343,6 +351,11 @@ fn replay_with(
             let executor = ParallelExecutor::in_process(pools)?;
             let executor = if args.no_fallback {
                 executor.without_fallback()
+            } else {
+                executor
+            };
+            let executor = if args.no_head_start {
+                executor.without_head_start()
             } else {
                 executor
             };
@@ -601,6 +614,7 @@ struct ParallelSummary {
     dispatch_nanos: u64,
     reexecuted_txs: usize,
     reexecuted_gas: u64,
+    head_txs: usize,
     fallback: Option<Fallback>,
     predicted_speedup: Option<f64>,
     exec: Vec<TxExec>,
@@ -622,6 +636,7 @@ impl ParallelSummary {
             dispatch_nanos: run.dispatch_nanos,
             reexecuted_txs: commit.reexecuted_txs(),
             reexecuted_gas: commit.reexecuted_gas,
+            head_txs: commit.head,
             fallback: run.fallback,
             predicted_speedup: run.prediction.map(|p| p.speedup()),
             exec,

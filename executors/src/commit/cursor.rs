@@ -32,6 +32,9 @@ pub struct CommitReport {
     /// Set when the commit gave up on speculation after this many transactions, stopped the
     /// pools and executed the rest itself (see [`ABANDON_AFTER`]).
     pub abandoned_at: Option<usize>,
+    /// The block's first transactions the commit executed itself while the router worked (its
+    /// head start): they were never speculated, so none of them is a re-execution.
+    pub head: usize,
 }
 
 /// Transactions committed before speculation may be abandoned.
@@ -75,6 +78,9 @@ pub(super) enum Next {
     Ready(Option<Result<TxOutcome, ExecFailure>>),
     /// A pool may still deliver it.
     Pending,
+    /// No pool will: the commit executes it as part of the block's head (the transactions
+    /// it runs while the router works), which is execution, not a re-execution.
+    Head,
 }
 
 /// Where the commit takes speculative results from.
@@ -168,12 +174,13 @@ impl CommitCursor {
             if self.outcomes.len() >= stop {
                 return Ok(false);
             }
-            let candidate = match self.report.abandoned_at {
+            let (candidate, head) = match self.report.abandoned_at {
                 None => match source.next(tx.index) {
-                    Next::Ready(candidate) => candidate,
+                    Next::Ready(candidate) => (candidate, false),
                     Next::Pending => return Ok(false),
+                    Next::Head => (None, true),
                 },
-                Some(_) => None,
+                Some(_) => (None, false),
             };
             check_gas_pool(block, tx.index, self.cumulative)?;
             let started = Instant::now();
@@ -186,7 +193,7 @@ impl CommitCursor {
                 Some(Ok(outcome)) => rebase_balances(tx, outcome, committed, beneficiary),
                 _ => None,
             };
-            let reexecuted = valid.is_none();
+            let reexecuted = valid.is_none() && !head;
             let outcome = match valid {
                 Some(outcome) => outcome,
                 None => {
@@ -206,7 +213,10 @@ impl CommitCursor {
             state.credit_fee(beneficiary, outcome.fee, spec);
             let nanos = started.elapsed().as_nanos() as u64;
             let report = &mut self.report;
-            if reexecuted {
+            if head {
+                report.head += 1;
+                report.speculative_nanos.push(nanos);
+            } else if reexecuted {
                 report.reexecute_nanos += nanos;
                 report.reexecuted_gas += outcome.gas_used;
             } else {
@@ -232,6 +242,16 @@ impl CommitCursor {
             self.outcomes.push(outcome);
         }
         Ok(true)
+    }
+
+    /// Transactions committed so far.
+    pub(super) fn committed(&self) -> usize {
+        self.outcomes.len()
+    }
+
+    /// The committed state; `None` only while lent to an EVM inside [`Self::advance`].
+    pub(super) fn state(&self) -> Option<&Overlay> {
+        self.state.as_ref()
     }
 
     /// The committed block; call once [`Self::advance`] returned `true`.

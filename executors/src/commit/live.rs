@@ -3,12 +3,13 @@
 use super::cursor::{CommitCursor, CommitReport, Next, Speculation};
 use crate::{
     block::Block,
+    cpu::OffCore,
     error::Result,
     execute::{ExecFailure, TxOutcome},
     pool::SpeculativeTx,
     receipt::ReceiptLeaves,
     sequential::BlockResult,
-    state::State,
+    state::{Overlay, State},
 };
 use std::sync::{
     Arc, Condvar, Mutex, MutexGuard,
@@ -30,6 +31,11 @@ use std::sync::{
 /// - The committer ([`LiveCommit::finish`]) sleeps until no pool is there to commit: results
 ///   delivered without driving (remote pools), the end of dispatch (every missing result is
 ///   then executed at commit), the end of the commit.
+///
+/// With a head start ([`LiveCommit::with_head_start`]) the committer first executes the
+/// block from its first transaction, in order, while the router works and the pools would
+/// idle; [`LiveCommit::end_head`] stops it between two transactions and hands the pools the
+/// state it reached.
 #[derive(Debug)]
 pub struct LiveCommit {
     block: Arc<Block>,
@@ -45,6 +51,22 @@ pub struct LiveCommit {
     /// Set once speculation is abandoned or the commit failed: pools stop at their next
     /// delivery, and the dispatcher sends no more work.
     stopped: AtomicBool,
+    /// Set when the block is run another way after all ([`LiveCommit::abort`]): the committer
+    /// returns at once.
+    aborted: AtomicBool,
+    /// The router's core, which the committer stays off while it executes the head.
+    head_avoids: Option<usize>,
+}
+
+/// Where the block's head ended.
+#[derive(Debug, Clone, Default)]
+pub struct Head {
+    /// Transactions `0..len` are committed (or failed: the commit then reports the error).
+    pub len: usize,
+    /// The pre-state plus the head's writes, which the transactions after the head read in
+    /// sequential execution; `None` for an empty head, a failed commit, or a head that took
+    /// the whole block.
+    pub state: Option<Arc<Overlay>>,
 }
 
 /// Transactions a busy pool commits per transaction it delivers: enough to keep pace with
@@ -54,7 +76,9 @@ pub const DRIVE_PER_DELIVERED: usize = 2;
 /// Results delivered and not yet committed.
 #[derive(Debug)]
 struct Inbox {
-    results: Vec<Option<Result<TxOutcome, ExecFailure>>>,
+    /// Boxed: an outcome is about 500 bytes, and a block's worth of empty slots in place
+    /// (600 KB for 1,200 transactions) cost a page fault per 4 KB before the head could start.
+    results: Vec<Option<Box<Result<TxOutcome, ExecFailure>>>>,
     seen: Vec<bool>,
     nanos: Vec<u64>,
     pools: Vec<Option<usize>>,
@@ -65,6 +89,10 @@ struct Inbox {
     /// Counts what sleepers must look at (results, new work, the close, the end); they sleep
     /// while it stays unchanged.
     events: u64,
+    /// The committer may execute the next transaction as part of the block's head.
+    head_open: bool,
+    /// Transactions the head took so far: `0..head_taken`.
+    head_taken: usize,
 }
 
 /// Who sleeps on an event: helping pools, the committer, or both.
@@ -84,6 +112,26 @@ struct Driver {
 impl LiveCommit {
     /// The commit of `block` on `base`, before any result has arrived.
     pub fn new(block: Arc<Block>, base: Arc<State>) -> Arc<Self> {
+        Self::create(block, base, false, None)
+    }
+
+    /// The commit of `block` on `base` with a head start: once [`Self::finish`] runs, the
+    /// committer executes the block from its first transaction until [`Self::end_head`],
+    /// off `router_core` (see [`crate::cpu`]) when given.
+    pub fn with_head_start(
+        block: Arc<Block>,
+        base: Arc<State>,
+        router_core: Option<usize>,
+    ) -> Arc<Self> {
+        Self::create(block, base, true, router_core)
+    }
+
+    fn create(
+        block: Arc<Block>,
+        base: Arc<State>,
+        head_open: bool,
+        head_avoids: Option<usize>,
+    ) -> Arc<Self> {
         let n = block.txs.len();
         let cursor = CommitCursor::new(&block, base);
         let root = cursor.root.clone();
@@ -97,6 +145,8 @@ impl LiveCommit {
                 closed: false,
                 helpers: 0,
                 events: 0,
+                head_open,
+                head_taken: 0,
             }),
             to_helpers: Condvar::new(),
             to_committer: Condvar::new(),
@@ -106,7 +156,48 @@ impl LiveCommit {
             }),
             root,
             stopped: AtomicBool::new(false),
+            aborted: AtomicBool::new(false),
+            head_avoids,
         })
+    }
+
+    /// Transactions the head start has taken so far (the last may still be executing).
+    pub fn head_taken(&self) -> usize {
+        self.lock_inbox().head_taken
+    }
+
+    /// Ends the head start: the committer takes no further transaction. Waits for the one it
+    /// is executing, then returns how far the head got and the committed state there.
+    pub fn end_head(&self) -> Head {
+        let len = {
+            let mut inbox = self.lock_inbox();
+            inbox.head_open = false;
+            inbox.head_taken
+        };
+        if len == 0 {
+            return Head::default();
+        }
+        // The committer holds the driver from taking a transaction until the next one turns
+        // out pending (or the block is done), so once it is free the head is committed whole.
+        let driver = self.lock_driver();
+        let state = match (&driver.failed, &driver.cursor) {
+            (None, Some(cursor)) => {
+                debug_assert_eq!(cursor.committed(), len, "the head is committed whole");
+                cursor.state().cloned().map(Arc::new)
+            }
+            _ => None,
+        };
+        Head { len, state }
+    }
+
+    /// Gives the commit up before any pool took part (the block runs sequentially instead):
+    /// the head stops and [`Self::finish`] returns an error at once.
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::Relaxed);
+        self.stopped.store(true, Ordering::Relaxed);
+        let mut inbox = self.lock_inbox();
+        inbox.head_open = false;
+        self.signal(&mut inbox, Sleepers::All);
     }
 
     /// Hands over speculative results. With `drive` and no pool helping, the caller then
@@ -125,7 +216,7 @@ impl LiveCommit {
                     inbox.seen[tx.index] = true;
                     inbox.nanos[tx.index] = tx.nanos;
                     inbox.pools[tx.index] = Some(tx.pool);
-                    inbox.results[tx.index] = Some(tx.outcome);
+                    inbox.results[tx.index] = Some(Box::new(tx.outcome));
                 }
             }
             let drive = drive && inbox.helpers == 0;
@@ -177,15 +268,34 @@ impl LiveCommit {
     /// Runs the commit to the end and returns the block: commits whenever no pool is there to,
     /// and sleeps in between. Call once, from a thread that may block.
     pub fn finish(&self) -> Result<(BlockResult, CommitReport)> {
-        self.commit_when_woken(&self.to_committer, false, || false);
+        let mut off_router = self.head_avoids.map(OffCore::avoid);
+        self.commit_when_woken(&self.to_committer, false, || {
+            // Once the head is over, the committer may run wherever the pools leave room.
+            if off_router.is_some() && !self.lock_inbox().head_open {
+                off_router = None;
+            }
+            self.aborted.load(Ordering::Relaxed)
+        });
+        drop(off_router);
         let mut driver = self.lock_driver();
         if let Some(failed) = driver.failed.take() {
             return Err(failed);
         }
+        if self.aborted.load(Ordering::Relaxed) {
+            return Err(crate::Error::InvalidBlock {
+                number: self.block.number(),
+                reason: "the commit was aborted".into(),
+            });
+        }
         let cursor = driver.cursor.take().expect("finish is called once");
         let (result, mut report) = cursor.finish(&self.block);
         let mut inbox = self.lock_inbox();
-        report.speculative_nanos = std::mem::take(&mut inbox.nanos);
+        // The cursor timed the head's transactions; the pools timed the rest.
+        let head_nanos = std::mem::replace(
+            &mut report.speculative_nanos,
+            std::mem::take(&mut inbox.nanos),
+        );
+        report.speculative_nanos[..head_nanos.len()].copy_from_slice(&head_nanos);
         report.pools = std::mem::take(&mut inbox.pools);
         Ok((result, report))
     }
@@ -309,9 +419,12 @@ impl Speculation for Delivered<'_> {
     fn next(&mut self, i: usize) -> Next {
         let mut inbox = self.0.lock_inbox();
         if inbox.seen[i] {
-            Next::Ready(inbox.results[i].take())
+            Next::Ready(inbox.results[i].take().map(|result| *result))
         } else if inbox.closed {
             Next::Ready(None)
+        } else if inbox.head_open {
+            inbox.head_taken = i + 1;
+            Next::Head
         } else {
             Next::Pending
         }

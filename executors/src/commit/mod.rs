@@ -22,5 +22,5 @@ pub mod live;
 pub mod validate;
 
 pub use cursor::{ABANDON_AFTER, ABANDON_MISS_SHARE, CommitReport, ordered_commit};
-pub use live::{DRIVE_PER_DELIVERED, LiveCommit};
+pub use live::{DRIVE_PER_DELIVERED, Head, LiveCommit};
 pub use validate::{is_plain_transfer, takes_balance_as_delta, validate};

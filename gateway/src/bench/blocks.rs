@@ -163,6 +163,7 @@ fn replay_args(
             Vec::new()
         },
         no_fallback: !fallback,
+        no_head_start: false,
         model: (router == MODEL)
             .then(|| model.map(Path::to_owned))
             .flatten(),

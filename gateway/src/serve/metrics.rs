@@ -92,6 +92,8 @@ pub struct Metrics {
     pub reexecuted_txs: IntCounter,
     /// `switchyard_routing_reexecuted_gas_total`
     pub reexecuted_gas: IntCounter,
+    /// `switchyard_commit_head_txs_total`
+    pub head_txs: IntCounter,
     /// `switchyard_routing_seconds`
     pub routing_seconds: Histogram,
     /// `switchyard_routing_predicted_speedup`
@@ -525,6 +527,13 @@ impl Metrics {
                 IntCounter::new(
                     "switchyard_routing_reexecuted_gas_total",
                     "Gas of the transactions re-executed at commit (wasted work).",
+                )?,
+            )?,
+            head_txs: reg(
+                r,
+                IntCounter::new(
+                    "switchyard_commit_head_txs_total",
+                    "Transactions the commit executed itself while their block was routed (its head start).",
                 )?,
             )?,
             routing_seconds: reg(

@@ -274,6 +274,7 @@ fn record(
     m.validation_misses.inc_by(reexecuted);
     m.reexecuted_txs.inc_by(reexecuted);
     m.reexecuted_gas.inc_by(run.commit.reexecuted_gas);
+    m.head_txs.inc_by(run.commit.head as u64);
     m.routing_seconds.observe(run.routing_nanos as f64 / 1e9);
     // A block that fell back before routing has no prediction: keep the last one.
     if let Some(p) = run.prediction {
